@@ -1,0 +1,24 @@
+"""Neighbor re-simulation kernels for the NA backward.
+
+Each kernel computes, for every neuron ``n`` and neighbor index ``k``, the first-order loss change
+of flipping the firing status at step ``k``::
+
+    ΔL[k, n] = (1/tau_s) * Σ_{t>=k} E[t, n] * (s_k[t, n] - s[t, n])
+
+where ``s_k`` is the exactly re-simulated spike train of neighbor ``k`` and ``E`` the
+reverse-filtered loss weight. All kernels are checked against :mod:`bna_zoo.core.reference`.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..lif import LIFParams
+from .torch_kernel import neighbor_loss_change_torch
+
+
+def neighbor_loss_change(
+    current: torch.Tensor, u: torch.Tensor, s: torch.Tensor, big_e: torch.Tensor, p: LIFParams
+) -> torch.Tensor:
+    """Dispatch to the fastest available kernel. All tensors are ``[T, N]``; returns ``[T, N]``."""
+    return neighbor_loss_change_torch(current, u, s, big_e, p)
