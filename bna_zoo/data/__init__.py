@@ -1,0 +1,28 @@
+"""LightningDataModules: torchvision images and tonic event data; the one place events become tensors.
+
+Batches are ``(x, y)`` with ``y`` a ``[B]`` long tensor and ``x``:
+
+- images: ``[B, C, H, W]`` float, normalised, static (the model repeats it over T and encodes);
+- events: ``[B, T, 2, H, W]`` float frames, batch first, time second.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "MNISTDataModule": "images",
+    "FashionMNISTDataModule": "images",
+    "CIFAR10DataModule": "images",
+    "NMNISTDataModule": "events",
+    "DVSGestureDataModule": "events",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    # Lazy: importing bna_zoo.data must not pull torchvision and tonic until a module is used.
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
