@@ -1,0 +1,18 @@
+"""Spiking layers and losses over the NA core."""
+
+from .layers import PSCEncoder, SpikingConv2d, SpikingLinear, SumPool2d, TimeSharedDropout
+from .losses import LOSSES, CountLoss, KernelLoss, predict_from_output
+from .neuron import NeuronConfig
+
+__all__ = [
+    "LOSSES",
+    "CountLoss",
+    "KernelLoss",
+    "NeuronConfig",
+    "PSCEncoder",
+    "SpikingConv2d",
+    "SpikingLinear",
+    "SumPool2d",
+    "TimeSharedDropout",
+    "predict_from_output",
+]

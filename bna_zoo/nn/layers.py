@@ -1,0 +1,211 @@
+"""Spiking layers over the NA core (spec §1.2–1.3). Layout: batch first, time second.
+
+Every layer is stateless: a whole sequence in, a whole sequence out. Layers pass the PSC trace
+``a`` (real-valued), not binary spikes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..core import psc_filter
+from .neuron import NeuronConfig
+
+
+def _check_rank(x: torch.Tensor, rank: int, layout: str, layer: str) -> None:
+    if x.dim() != rank:
+        hint = " did you forget the time dimension?" if x.dim() == rank - 1 else ""
+        raise ValueError(f"{layer} expects input {layout}, got shape {list(x.shape)}.{hint}")
+
+
+class SpikingLinear(nn.Module):
+    """Per-time-step linear map (no bias by default) followed by the LIF/NA neuron.
+
+    Trailing feature dims are flattened, so a ``[B, T, C, H, W]`` input works as ``[B, T, C*H*W]``.
+    Init: Kaiming normal (fan_in, gain sqrt 2) times ``weight_scale`` (spec §1.2).
+
+    Shape:
+        input ``[B, T, in_features]`` (or ``[B, T, *dims]`` with ``prod(dims) == in_features``),
+        output ``[B, T, out_features]``.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        neuron: NeuronConfig,
+        weight_scale: float = 1.0,
+        bias: bool = False,
+        is_output: bool = False,
+        name: str = "linear",
+    ) -> None:
+        super().__init__()
+        self.linear = nn.Linear(in_features, out_features, bias=bias)
+        with torch.no_grad():
+            nn.init.kaiming_normal_(self.linear.weight, mode="fan_in", nonlinearity="relu")
+            self.linear.weight.mul_(weight_scale)
+            if bias:
+                self.linear.bias.zero_()
+        self.neuron = neuron
+        self.is_output = is_output
+        self.name = name
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() < 3:
+            raise ValueError(
+                f"{self.name} expects input [B, T, {self.linear.in_features}], got shape "
+                f"{list(x.shape)}: did you forget the time dimension?"
+            )
+        x = x.flatten(2)
+        if x.shape[2] != self.linear.in_features:
+            raise ValueError(
+                f"{self.name} expects {self.linear.in_features} input features per step, got "
+                f"{x.shape[2]} (input shape {list(x.shape)})"
+            )
+        return self.neuron.fire(self.linear(x), self.is_output, self.name)
+
+
+class SpikingConv2d(nn.Module):
+    """2D convolution applied independently at each step (no bias by default), then LIF/NA.
+
+    Init: PyTorch's default conv init, ``U(±1/sqrt(fan_in))``, times ``weight_scale`` (spec §1.2).
+
+    Shape:
+        input ``[B, T, C_in, H, W]``, output ``[B, T, C_out, H', W']``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        neuron: NeuronConfig,
+        padding: int = 0,
+        stride: int = 1,
+        weight_scale: float = 1.0,
+        bias: bool = False,
+        name: str = "conv",
+    ) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=bias)
+        with torch.no_grad():
+            self.conv.weight.mul_(weight_scale)
+        self.neuron = neuron
+        self.name = name
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_rank(x, 5, f"[B, T, {self.conv.in_channels}, H, W]", self.name)
+        b, t, c = x.shape[:3]
+        if c != self.conv.in_channels:
+            raise ValueError(
+                f"{self.name} expects {self.conv.in_channels} input channels, got {c} "
+                f"(input shape {list(x.shape)}, expected [B, T, {self.conv.in_channels}, H, W])"
+            )
+        y = self.conv(x.reshape(b * t, *x.shape[2:]))
+        return self.neuron.fire(y.reshape(b, t, *y.shape[1:]), False, self.name)
+
+
+class SumPool2d(nn.Module):
+    """Fixed, non-trainable sum pooling times ``scale`` (1.1 in the paper) on the PSC trace.
+
+    Shape:
+        input ``[B, T, C, H, W]``, output ``[B, T, C, H // k, W // k]``.
+    """
+
+    def __init__(self, kernel_size: int = 2, scale: float = 1.1) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.scale = scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_rank(x, 5, "[B, T, C, H, W]", "SumPool2d")
+        b, t = x.shape[:2]
+        k = self.kernel_size
+        y = F.avg_pool2d(x.reshape(b * t, *x.shape[2:]), k) * (k * k * self.scale)
+        return y.reshape(b, t, *y.shape[1:])
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, scale={self.scale}"
+
+
+class TimeSharedDropout(nn.Module):
+    """Inverted dropout on the PSC with one mask per sample shared over all time steps.
+
+    Args:
+        p: drop probability in [0, 1).
+        mode: ``"neuron"`` (one mask per sample and neuron, the intended behaviour) or ``"row"``
+            (one mask per sample, channel and row ``h``, shared across width: the 2021 official
+            code's ``dropout3d`` quirk, spec §1.2; for 3-D inputs it equals ``"neuron"``).
+
+    Shape:
+        input ``[B, T, ...]``, output the same.
+    """
+
+    def __init__(self, p: float = 0.2, mode: str = "neuron") -> None:
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"dropout p must be in [0, 1), got {p}")
+        if mode not in ("neuron", "row"):
+            raise ValueError(f"dropout mode must be 'neuron' or 'row', got {mode!r}")
+        self.p = p
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        shape = [x.shape[0], 1, *x.shape[2:]]
+        if self.mode == "row" and x.dim() == 5:
+            shape[-1] = 1
+        keep = torch.empty(shape, device=x.device, dtype=x.dtype).bernoulli_(1 - self.p)
+        return x * keep / (1 - self.p)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, mode={self.mode!r}"
+
+
+class PSCEncoder(nn.Module):
+    """Input encoding (spec §1.3): analog images or event frames through the PSC filter.
+
+    A static image ``[B, *input_shape]`` is repeated over ``n_steps`` (direct current injection);
+    an event tensor ``[B, T, *input_shape]`` is filtered as is.
+
+    Shape:
+        input ``[B, C, H, W]`` or ``[B, T, C, H, W]`` (or ``[B, F]`` / ``[B, T, F]`` for vectors),
+        output ``[B, T, *input_shape]``.
+    """
+
+    def __init__(self, input_shape: tuple[int, ...], n_steps: int, tau_s: float) -> None:
+        super().__init__()
+        self.input_shape = tuple(input_shape)
+        self.n_steps = n_steps
+        self.tau_s = tau_s
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            raise TypeError(f"input must be a floating-point tensor, got {getattr(x, 'dtype', x)}")
+        n = len(self.input_shape)
+        static, seq = [-1, *self.input_shape], [-1, self.n_steps, *self.input_shape]
+        if x.dim() == n + 1 and tuple(x.shape[1:]) == self.input_shape:
+            x = x.unsqueeze(1).expand(-1, self.n_steps, *self.input_shape)
+        elif x.dim() != n + 2 or tuple(x.shape[2:]) != self.input_shape:
+            raise ValueError(
+                f"expected input {seq} (batch, time, ...) or a static {static}, got shape "
+                f"{list(x.shape)}"
+            )
+        elif x.shape[1] != self.n_steps:
+            raise ValueError(
+                f"expected {self.n_steps} time steps (dim 1) in input {seq}, got {x.shape[1]} "
+                f"(shape {list(x.shape)}): bin the events to T={self.n_steps}"
+            )
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError("input contains NaN or inf values")
+        return psc_filter(x, self.tau_s)
+
+
+def conv_out(size: int, kernel: int, padding: int, stride: int = 1) -> int:
+    """Spatial output size of a convolution."""
+    return math.floor((size + 2 * padding - kernel) / stride) + 1
