@@ -101,6 +101,10 @@ def lif_forward(current: torch.Tensor, p: LIFParams) -> tuple[torch.Tensor, ...]
         ``(u, s, a)``, each ``[T, N]``: pre-reset potential, spikes (0/1 in ``current.dtype``)
         and PSC trace.
     """
+    from .kernels import cpu_kernel  # lazy: the kernels package imports this module
+
+    if current.dim() == 2 and cpu_kernel.use_c(current):
+        return cpu_kernel.lif_forward_c(current, p)
     steps = current.shape[0]
     u = torch.empty_like(current)
     s = torch.empty_like(current)
@@ -109,7 +113,11 @@ def lif_forward(current: torch.Tensor, p: LIFParams) -> tuple[torch.Tensor, ...]
     syn = torch.zeros_like(current[0])
     for t in range(steps):
         ut = u[t]
-        torch.add(current[t], m, alpha=p.decay_m, out=ut)
+        # m * decay_m, then + I: two roundings, as in the neighbor kernels and reference.py
+        # (torch.add(..., alpha=) would fuse them into one FMA on AVX2 CPUs and CUDA, so the
+        # re-simulated neighbors would not reproduce the original trajectory bit for bit).
+        torch.mul(m, p.decay_m, out=ut)
+        ut.add_(current[t])
         st = s[t]
         torch.gt(ut, p.theta, out=st)  # float output: arithmetic on bool is slow on CPU
         torch.mul(ut, 1.0 - st, out=m)

@@ -24,7 +24,14 @@ from __future__ import annotations
 import torch
 
 from .kernels import neighbor_loss_change
-from .lif import LIFParams, check_current, from_time_major, lif_forward, reverse_filter, to_time_major
+from .lif import (
+    LIFParams,
+    check_current,
+    from_time_major,
+    lif_forward,
+    reverse_filter,
+    to_time_major,
+)
 from .rescale import LayerRescale
 from .surrogate import SurrogateLIF
 
@@ -84,7 +91,8 @@ class NALIF(torch.autograd.Function):
         u, s, _ = lif_forward(current, p)
         w = reverse_filter(grad_a, p.decay_s) if variant == "official" else grad_a
         big_e = reverse_filter(w, p.decay_s)
-        delta = na_weighting(neighbor_loss_change(current, u, s, big_e, p), u, p.theta, variant, clip)
+        loss_change = neighbor_loss_change(current, u, s, big_e, p)
+        delta = na_weighting(loss_change, u, p.theta, variant, clip)
         if rescale is not None:
             delta = rescale.apply(delta, is_output, name)
         return delta, None, None, None, None, None, None

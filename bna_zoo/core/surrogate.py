@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import torch
 
+from .kernels import cpu_kernel
 from .lif import LIFParams, lif_forward, reverse_filter
 
 
@@ -31,6 +32,11 @@ class SurrogateLIF(torch.autograd.Function):
     def backward(ctx, grad_a: torch.Tensor):  # type: ignore[override]
         (current,) = ctx.saved_tensors
         p, slope = ctx.cfg
+        if cpu_kernel.use_c(current, grad_a):
+            # One fused pass per neuron block: forward recompute, reverse filter, recursion.
+            grad = cpu_kernel.surrogate_backward_c(current, grad_a, p, slope)
+            if grad is not None:
+                return grad, None, None
         u, s, _ = lif_forward(current, p)
         e = reverse_filter(grad_a, p.decay_s)
         # σ'(u) e / tau_s for all steps at once; only the membrane recursion is sequential.

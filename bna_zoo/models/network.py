@@ -13,7 +13,14 @@ import re
 import torch
 from torch import nn
 
-from ..nn import NeuronConfig, PSCEncoder, SpikingConv2d, SpikingLinear, SumPool2d, TimeSharedDropout
+from ..nn import (
+    NeuronConfig,
+    PSCEncoder,
+    SpikingConv2d,
+    SpikingLinear,
+    SumPool2d,
+    TimeSharedDropout,
+)
 from ..nn.layers import conv_out
 
 _CONV = re.compile(r"^(\d+)C(\d+)(?:p(\d+))?$")
@@ -23,7 +30,10 @@ _LINEAR = re.compile(r"^(\d+)$")
 
 
 def parse_arch(arch: str) -> list[tuple]:
-    """Parse the notation into ``[("conv", c, k, pad) | ("pool", k) | ("drop", p) | ("linear", n)]``.
+    """Parse the notation into a list of layer tuples.
+
+    Returns ``("conv", channels, kernel, pad)``, ``("pool", k)``, ``("drop", p)`` or
+    ``("linear", n)`` per token.
 
     Raises:
         ValueError: naming the bad token and the grammar.
@@ -93,7 +103,9 @@ class SpikingNetwork(nn.Module):
                 if len(shape) != 3:
                     raise ValueError(f"conv layer {name} needs a [C, H, W] input, got {shape}")
                 ch, k, pad = args
-                layers.append(SpikingConv2d(shape[0], ch, k, neuron, pad, 1, conv_weight_scale, name=name))
+                layers.append(
+                    SpikingConv2d(shape[0], ch, k, neuron, pad, 1, conv_weight_scale, name=name)
+                )
                 shape = [ch, conv_out(shape[1], k, pad), conv_out(shape[2], k, pad)]
             elif kind == "pool":
                 if len(shape) != 3:
@@ -110,7 +122,9 @@ class SpikingNetwork(nn.Module):
                 )
                 shape = [args[0]]
             if min(shape) < 1:
-                raise ValueError(f"architecture {arch!r} shrinks the input {input_shape} to {shape}")
+                raise ValueError(
+                    f"architecture {arch!r} shrinks the input {input_shape} to {shape}"
+                )
         self.layers = nn.Sequential(*layers)
         self.num_classes = shape[0]
 

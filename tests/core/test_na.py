@@ -82,13 +82,13 @@ def test_secant_identity_at_output_layer_with_a_linear_loss():
             seq = current[b, :, n].tolist()
             u, s, a = simulate(seq, p.tau_m, p.tau_s, p.theta)
             g = grad[b, :, n].tolist()
-            loss = sum(gi * ai for gi, ai in zip(g, a))
+            loss = sum(gi * ai for gi, ai in zip(g, a, strict=False))
             for k in range(8):
                 eps = p.theta - u[k] + (1e-9 if s[k] == 0 else -1e-9)
                 pert = list(seq)
                 pert[k] += eps
                 _, _, a_new = simulate(pert, p.tau_m, p.tau_s, p.theta)
-                secant = sum(gi * ai for gi, ai in zip(g, a_new)) - loss
+                secant = sum(gi * ai for gi, ai in zip(g, a_new, strict=False)) - loss
                 assert delta[b, k, n].item() * (p.theta - u[k]) == pytest.approx(secant, abs=1e-7)
 
 
