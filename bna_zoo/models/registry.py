@@ -28,6 +28,7 @@ class ModelSpec:
         conv_weight_scale, linear_weight_scale, dropout_mode: see :class:`SpikingNetwork`.
         reference: best published accuracy for this network (method, percent, source).
         description: one line for tables.
+        input_kind: ``"image"`` (static, repeated over T) or ``"events"`` (``[T, 2, H, W]``).
     """
 
     name: str
@@ -45,6 +46,7 @@ class ModelSpec:
     dropout_mode: str = "neuron"
     reference: tuple[str, float, str] | None = None
     description: str = ""
+    input_kind: str = "image"
 
     def model_args(self) -> dict:
         """JSON-able architecture arguments (what ``config.json`` stores)."""
@@ -64,7 +66,7 @@ _SPECS = [
         "nmnist-cnn", "12C5p1-P2-64C5-P2-D0.2-10", (2, 34, 34), 30, "NMNISTDataModule",
         tau_m=8.0, tau_s=4.0, loss="count", loss_args={"desired": 15.0, "undesired": 3.0},
         reference=("TSSL-BP (Zhang & Li 2020)", 99.28, "TSSL-BP README, T=30"),
-        description="N-MNIST spiking CNN (TSSL-BP/NA config)",
+        description="N-MNIST spiking CNN (TSSL-BP/NA config)", input_kind="events",
     ),
     ModelSpec(
         "fashionmnist-mlp", "400-400-10", (1, 28, 28), 5, "FashionMNISTDataModule",
@@ -89,6 +91,7 @@ _SPECS = [
         "DVSGestureDataModule", tau_m=8.0, tau_s=4.0, loss="count",
         loss_args={"desired": 15.0, "undesired": 3.0},
         description="DVS128 Gesture spiking CNN on 32x32 downsampled events (beyond the paper)",
+        input_kind="events",
     ),
 ]
 
