@@ -9,10 +9,12 @@ hyperparameters and the Hub's ``config.json`` alike.
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 import torchmetrics
 from torch import nn
@@ -136,7 +138,8 @@ class BNAModel(L.LightningModule):
 
     # ----------------------------------------------------------------------------- forward
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Output PSC ``[B, T, classes]`` of images ``[B, C, H, W]`` or events ``[B, T, C, H, W]``."""
+        """Output PSC ``[B, T, classes]`` of images ``[B, C, H, W]`` or events ``[B, T, C, H, W]``.
+        """
         return self.net(x)
 
     @torch.no_grad()
@@ -213,6 +216,19 @@ class BNAModel(L.LightningModule):
         scores = self.net(x).sum(1)
         return {"pred": scores.argmax(-1), "scores": scores}
 
+    def on_fit_start(self) -> None:
+        # seed_everything (LightningCLI's seed_everything) fixes torch's initial seed; every
+        # epoch reseeds from it, so a run resumed from an epoch checkpoint draws the same
+        # dropout masks and augmentations as an uninterrupted one.
+        self._base_seed = torch.initial_seed()
+
+    def on_train_epoch_start(self) -> None:
+        seed = (getattr(self, "_base_seed", 0) + 1_000_003 * (self.current_epoch + 1)
+                + 7919 * self.global_rank) % 2**32
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+
     # ---------------------------------------------------------------------- the paper recipe
     def configure_optimizers(self):
         hp = self.hparams
@@ -248,7 +264,7 @@ class BNAModel(L.LightningModule):
         return from_pretrained(name_or_path, revision=revision)
 
     def save_pretrained(self, directory: str | Path, **card_fields: Any) -> Path:
-        """Write ``config.json``, ``model.safetensors`` and a ``README.md`` card to ``directory``."""
+        """Write ``config.json``, ``model.safetensors`` and a ``README.md`` card."""
         from .hub import save_pretrained
 
         return save_pretrained(self, directory, **card_fields)
