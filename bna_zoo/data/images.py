@@ -1,0 +1,570 @@
+"""Static-image DataModules (MNIST, Fashion-MNIST, CIFAR-10) with the NA paper's preprocessing.
+
+Yang, Zhang & Li, "Backpropagated Neighborhood Aggregation for Accurate Training of Spiking
+Neural Networks", ICML 2021. Static images use direct current injection (spec §1.3): a batch is
+the normalised image ``x = (pixel/255 - mean) / std`` of shape ``[B, C, H, W]``; the model repeats
+it over T steps. Training augmentation follows the official loaders (spec §3); validation and test
+data are normalised only.
+
+Files are read by this module, not by torchvision's dataset classes, so that
+
+- data already on disk is used with no network call and no md5 check (tiny test sets and Debian's
+  recompressed Fashion-MNIST work), with content checks that name the faulty file instead;
+- CIFAR-10's pickled batches are read by an unpickler that only builds numpy arrays, so a
+  tampered file cannot run code.
+
+torchvision is still used to download (only in :meth:`prepare_data`) and for the transforms.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import os
+import pickle
+import shutil
+from pathlib import Path
+from typing import NoReturn
+
+import lightning as L
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from torchvision import datasets as tv_datasets
+from torchvision import transforms as T
+
+from .common import (
+    DatasetFormatError,
+    DatasetNotFoundError,
+    make_loader,
+    missing_dataset_message,
+    seeded_split,
+)
+
+MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
+CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
+
+#: Where Debian's package ``dataset-fashion-mnist`` installs the full Fashion-MNIST (gzip files).
+DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+
+#: The four IDX files of (Fashion-)MNIST: ``{split: (images, labels)}``, stored decompressed.
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+_IDX_COUNTS = {"train": 60000, "test": 10000}  # of the full datasets, checked on import
+_IDX_MAGIC = {3: 0x00000803, 1: 0x00000801}  # unsigned-byte data with 3 (images) or 1 (labels) dims
+
+CIFAR10_FOLDER = "cifar-10-batches-py"
+CIFAR10_FILES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}
+
+
+# --------------------------------------------------------------------------- IDX ((Fashion-)MNIST)
+
+
+def read_idx(path: str | Path, ndim: int, count: int | None = None) -> np.ndarray:
+    """Read an IDX file of unsigned bytes (the MNIST format), checking its content.
+
+    Args:
+        path: the decompressed file.
+        ndim: 3 for an image file ``[N, 28, 28]``, 1 for a label file ``[N]``.
+        count: the number of items the file must hold, or None to accept any.
+
+    Returns:
+        uint8 array ``[N, 28, 28]`` or ``[N]``.
+
+    Raises:
+        DatasetFormatError: wrong magic number, wrong image size or count, wrong file length
+            (truncated or padded). The message names the file.
+    """
+    path = Path(path)
+    raw = path.read_bytes()
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DatasetFormatError(f"{path}: {len(raw)} bytes, too short for an IDX header")
+    magic = int.from_bytes(raw[:4], "big")
+    if magic != _IDX_MAGIC[ndim]:
+        raise DatasetFormatError(
+            f"{path}: IDX magic number {magic:#010x}, expected {_IDX_MAGIC[ndim]:#010x} "
+            f"({'images' if ndim == 3 else 'labels'}); wrong or corrupted file, delete it and "
+            "fetch it again"
+        )
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    if ndim == 3 and shape[1:] != (28, 28):
+        raise DatasetFormatError(f"{path}: images of {shape[1]}x{shape[2]}, expected 28x28")
+    if count is not None and shape[0] != count:
+        raise DatasetFormatError(f"{path}: {shape[0]} items, expected {count}")
+    expected = header + int(np.prod(shape))
+    if len(raw) != expected:
+        raise DatasetFormatError(
+            f"{path}: {len(raw)} bytes, but its header {shape} needs {expected}; the file is "
+            "truncated or corrupted, delete it and fetch it again"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def read_idx_split(folder: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Images ``[N, 28, 28]`` uint8 and labels ``[N]`` int64 of one split from an IDX folder."""
+    image_file, label_file = (Path(folder) / f for f in IDX_FILES[split])
+    images, labels = read_idx(image_file, 3), read_idx(label_file, 1)
+    if len(images) != len(labels):
+        raise DatasetFormatError(
+            f"{image_file} holds {len(images)} images but {label_file} {len(labels)} labels"
+        )
+    return images, _checked_labels(labels, label_file)
+
+
+def decompress_idx(source: str | Path, target: str | Path, ndim: int, count: int | None) -> None:
+    """Decompress a gzip IDX file and keep it only if its content checks out.
+
+    Content, not md5: Debian recompresses the files, so the ``.gz`` checksums differ while the
+    data is identical. Written to a temporary name and renamed, so an interrupted run leaves no
+    half file that would later pass as present.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
+    try:
+        with gzip.open(source, "rb") as src, open(partial, "wb") as dst:
+            shutil.copyfileobj(src, dst, length=1 << 20)
+        read_idx(partial, ndim, count)
+    except (OSError, EOFError, DatasetFormatError) as err:
+        partial.unlink(missing_ok=True)
+        raise DatasetFormatError(f"cannot use {source}: {err}") from err
+    partial.replace(target)
+
+
+# --------------------------------------------------------------------------- CIFAR-10 pickles
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles dicts/lists/str/bytes/ints and numpy arrays, nothing else (no code execution)."""
+
+    _allowed = {
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+        ("_codecs", "encode"): codecs.encode,  # how Python 3 protocol 2 pickles bytes
+        # the array constructors, under numpy 1 (the original files) and numpy 2 module names
+        **{
+            (m, "_reconstruct"): np.ndarray.__reduce__(np.zeros(1))[0]
+            for m in ("numpy.core.multiarray", "numpy._core.multiarray")
+        },
+        **{
+            (m, "_frombuffer"): np.ndarray.__reduce_ex__(np.zeros(1), 5)[0]
+            for m in ("numpy.core.numeric", "numpy._core.numeric")
+        },
+    }
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) not in self._allowed:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+        return self._allowed[(module, name)]
+
+
+def read_cifar_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read one CIFAR-10 python batch (a pickled dict with ``data`` and ``labels``).
+
+    Args:
+        path: e.g. ``<data_dir>/cifar-10-batches-py/data_batch_1``.
+
+    Returns:
+        Images ``[N, 32, 32, 3]`` uint8 (HWC, what PIL expects) and labels ``[N]`` int64.
+
+    Raises:
+        DatasetFormatError: unreadable pickle, unexpected content or shapes; names the file.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            # latin1: the files were pickled by Python 2; its str must map to bytes one to one
+            entry = _ArrayUnpickler(f, encoding="latin1").load()
+        data, labels = entry["data"], np.asarray(entry["labels"], dtype=np.int64)
+    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError) as err:
+        raise DatasetFormatError(
+            f"{path}: not a CIFAR-10 python batch ({type(err).__name__}: {err}); delete it and "
+            "fetch it again"
+        ) from err
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.shape[1:] != (3072,):
+        raise DatasetFormatError(f"{path}: 'data' must be uint8 [N, 3072]")
+    if len(data) != len(labels):
+        raise DatasetFormatError(f"{path}: {len(data)} images but {len(labels)} labels")
+    # rows are channel-planar (1024 R, 1024 G, 1024 B) -> [N, 3, 32, 32] -> HWC
+    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), _checked_labels(labels, path)
+
+
+def _checked_labels(labels: np.ndarray, path: Path, num_classes: int = 10) -> np.ndarray:
+    if labels.size and not (0 <= labels.min() and labels.max() < num_classes):
+        raise DatasetFormatError(f"{path}: labels outside 0..{num_classes - 1}")
+    return labels.astype(np.int64)
+
+
+# --------------------------------------------------------------------------- dataset
+
+
+class ArrayImageDataset(Dataset):
+    """uint8 images held in memory, optionally restricted to ``indices``, through a transform.
+
+    Args:
+        images: ``[N, H, W]`` (grey) or ``[N, H, W, C]`` (RGB) uint8.
+        labels: ``[N]`` int64.
+        transform: PIL image -> tensor ``[C, H, W]`` float32.
+        indices: the samples this dataset exposes (a split); all when None.
+    """
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        transform: T.Compose,
+        indices: np.ndarray | None = None,
+    ) -> None:
+        self.images, self.labels, self.transform = images, labels, transform
+        self.indices = np.arange(len(images)) if indices is None else np.asarray(indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        j = self.indices[i]
+        return self.transform(Image.fromarray(self.images[j])), int(self.labels[j])
+
+
+# --------------------------------------------------------------------------- DataModules
+
+
+class _ImageDataModule(L.LightningDataModule):
+    """Shared logic; subclasses set the dataset constants and the on-disk format hooks.
+
+    Args:
+        data_dir: root folder; files live under the torchvision layout inside it
+            (``MNIST/raw/``, ``FashionMNIST/raw/``, ``cifar-10-batches-py/``).
+        batch_size: samples per batch.
+        num_workers: DataLoader worker processes (0 loads in the main process).
+        val_fraction: 0 (default) validates on the **test set**, the paper's protocol (it
+            reports the best test accuracy over epochs, with no validation split); in (0, 1) a
+            seeded share of the training set becomes the validation set, without augmentation.
+        seed: seed of the split and of the training order (see :mod:`bna_zoo.data.common`).
+        augment: apply the paper's training augmentation (validation/test never augment).
+        download: let :meth:`prepare_data` download missing files through torchvision.
+        subset: use only the first ``subset`` training samples and the first
+            ``max(1, subset // 6)`` test samples (quick runs and tests); None uses all.
+    """
+
+    dataset_name: str
+    folder: str
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    _classes: tuple[str, ...]
+    _input_shape: tuple[int, int, int]
+
+    def __init__(
+        self,
+        data_dir: str = "data",
+        batch_size: int = 64,
+        num_workers: int = 0,
+        val_fraction: float = 0.0,
+        seed: int = 0,
+        augment: bool = True,
+        download: bool = True,
+        subset: int | None = None,
+    ) -> None:
+        super().__init__()
+        if not 0.0 <= val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        if subset is not None and subset < 1:
+            raise ValueError(f"subset must be a positive number of samples or None, got {subset}")
+        if batch_size < 1 or num_workers < 0:
+            raise ValueError(
+                f"need batch_size >= 1 and num_workers >= 0, got {batch_size} and {num_workers}"
+            )
+        self.save_hyperparameters()
+        self.data_dir, self.batch_size, self.num_workers = data_dir, batch_size, num_workers
+        self.val_fraction, self.seed, self.augment = val_fraction, seed, augment
+        self.download, self.subset = download, subset
+        self.train_set: ArrayImageDataset | None = None
+        self.val_set: ArrayImageDataset | None = None
+        self.test_set: ArrayImageDataset | None = None
+
+    # ---- description
+    @property
+    def num_classes(self) -> int:
+        """Number of classes (10)."""
+        return len(self._classes)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """Shape ``(C, H, W)`` of one sample."""
+        return self._input_shape
+
+    @property
+    def classes(self) -> list[str]:
+        """Label names, indexed by class id."""
+        return list(self._classes)
+
+    @property
+    def root(self) -> Path:
+        """The folder holding this dataset's files, ``<data_dir>/<folder>``."""
+        return Path(self.data_dir) / self.folder
+
+    # ---- transforms
+    def train_augmentation(self) -> list:
+        """The paper's training augmentation on PIL images (spec §3), without normalisation."""
+        raise NotImplementedError
+
+    def eval_transform(self) -> T.Compose:
+        """PIL image -> normalised float tensor ``[C, H, W]``."""
+        return T.Compose([T.ToTensor(), T.Normalize(self.mean, self.std)])
+
+    def train_transform(self) -> T.Compose:
+        """:meth:`train_augmentation` then :meth:`eval_transform` (or only the latter)."""
+        if not self.augment:
+            return self.eval_transform()
+        return T.Compose([*self.train_augmentation(), *self.eval_transform().transforms])
+
+    # ---- on-disk format hooks
+    def required_files(self) -> list[str]:
+        """File names that must exist in :attr:`root` for :meth:`setup` to work."""
+        raise NotImplementedError
+
+    def _load(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _import_local_copies(self) -> None:
+        """Fill missing files from copies already on this machine (no network)."""
+
+    def _download(self) -> None:
+        raise NotImplementedError
+
+    def _how_to_obtain(self) -> str:
+        return ""
+
+    # ---- Lightning hooks
+    def missing_files(self) -> list[str]:
+        """The required files not present in :attr:`root`."""
+        return [f for f in self.required_files() if not (self.root / f).is_file()]
+
+    def prepare_data(self) -> None:
+        """Make the files available: local first, then download (the only place that may).
+
+        Raises:
+            DatasetNotFoundError: files missing and ``download=False`` or the download failed;
+                the message names the folder and files.
+        """
+        if not self.missing_files():
+            return
+        self._import_local_copies()
+        if not self.missing_files():
+            return
+        if not self.download:
+            self._raise_missing("download=False")
+        try:
+            self._download()
+        except (OSError, RuntimeError) as err:  # URLError is an OSError; torchvision raises both
+            self._raise_missing(f"download failed: {err}", err)
+        if self.missing_files():
+            self._raise_missing("the download did not produce them")
+
+    def _raise_missing(self, reason: str, cause: BaseException | None = None) -> NoReturn:
+        message = missing_dataset_message(
+            self.dataset_name, self.root, self.missing_files(), reason, self._how_to_obtain()
+        )
+        raise DatasetNotFoundError(message) from cause
+
+    def setup(self, stage: str | None = None) -> None:
+        """Load the arrays and build ``train_set``, ``val_set`` and ``test_set``.
+
+        Args:
+            stage: Lightning's stage; the sets are built once and serve every stage.
+        """
+        if self.test_set is not None:
+            return
+        if self.missing_files():
+            self._raise_missing("call prepare_data() first, or download=True")
+        train_images, train_labels = self._load("train")
+        test_images, test_labels = self._load("test")
+        if self.subset is not None:
+            train_images, train_labels = train_images[: self.subset], train_labels[: self.subset]
+            n_test = max(1, self.subset // 6)
+            test_images, test_labels = test_images[:n_test], test_labels[:n_test]
+        self.test_set = ArrayImageDataset(test_images, test_labels, self.eval_transform())
+        if self.val_fraction == 0:
+            train_idx = None
+            self.val_set = self.test_set  # the paper's protocol: validate on the test set
+        else:
+            train_idx, val_idx = seeded_split(len(train_images), self.val_fraction, self.seed)
+            self.val_set = ArrayImageDataset(
+                train_images, train_labels, self.eval_transform(), val_idx
+            )
+        self.train_set = ArrayImageDataset(
+            train_images, train_labels, self.train_transform(), train_idx
+        )
+
+    def _loader(self, dataset: Dataset | None, shuffle: bool) -> DataLoader:
+        if dataset is None:
+            raise RuntimeError(f"{type(self).__name__}: call setup() before asking for a loader")
+        return make_loader(dataset, self.batch_size, self.num_workers, shuffle, self.seed)
+
+    def train_dataloader(self) -> DataLoader:
+        """Augmented training batches ``(x [B, C, H, W] float32, y [B] int64)``, seeded shuffle."""
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        """Validation batches in file order: the test set when ``val_fraction == 0``."""
+        return self._loader(self.val_set, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        """Test batches in file order, normalised only."""
+        return self._loader(self.test_set, shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        """The test loader (predict on the test set)."""
+        return self.test_dataloader()
+
+
+class _IDXDataModule(_ImageDataModule):
+    """(Fashion-)MNIST: four IDX files in ``<data_dir>/<Name>/raw/``, as torchvision stores them."""
+
+    _torchvision_class: type[tv_datasets.MNIST]
+    mean, std = MNIST_MEAN, MNIST_STD
+    _input_shape = (1, 28, 28)
+
+    def required_files(self) -> list[str]:
+        return [f for pair in IDX_FILES.values() for f in pair]
+
+    def _load(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        return read_idx_split(self.root, split)
+
+    def _gz_sources(self) -> list[tuple[Path, bool]]:
+        """Folders with ``<file>.gz`` copies, and whether a copy must be the full dataset."""
+        return [(self.root, False)]  # e.g. .gz files placed by hand next to where they belong
+
+    def _import_local_copies(self) -> None:
+        for split, (image_file, label_file) in IDX_FILES.items():
+            for name, ndim in ((image_file, 3), (label_file, 1)):
+                if (self.root / name).is_file():
+                    continue
+                for folder, full in self._gz_sources():
+                    if (folder / f"{name}.gz").is_file():
+                        count = _IDX_COUNTS[split] if full else None
+                        decompress_idx(folder / f"{name}.gz", self.root / name, ndim, count)
+                        break
+
+    def _download(self) -> None:
+        # torchvision fetches into <data_dir>/<ClassName>/raw/ and decompresses there
+        self._torchvision_class(self.data_dir, train=True, download=True)
+        self._torchvision_class(self.data_dir, train=False, download=True)
+
+    def _how_to_obtain(self) -> str:
+        return "The same names with a .gz suffix are also accepted there (decompressed on use)."
+
+
+class MNISTDataModule(_IDXDataModule):
+    """MNIST, 60000 train / 10000 test grey 28x28 digits, batches ``x [B, 1, 28, 28]``.
+
+    Training augmentation (spec §3.1): RandomCrop(28, padding 4), RandomRotation(15);
+    normalisation ``(x - 0.1307) / 0.3081``. Arguments: see :class:`_ImageDataModule`.
+    """
+
+    dataset_name, folder = "MNIST", "MNIST/raw"
+    _torchvision_class = tv_datasets.MNIST
+    _classes = tuple(tv_datasets.MNIST.classes)
+
+    def train_augmentation(self) -> list:
+        return [T.RandomCrop(28, padding=4), T.RandomRotation(15)]
+
+
+class FashionMNISTDataModule(_IDXDataModule):
+    """Fashion-MNIST, 60000 train / 10000 test grey 28x28 clothes, batches ``x [B, 1, 28, 28]``.
+
+    Training augmentation of the NA repo's loader (spec §3.3): RandomCrop(28, padding 4),
+    RandomHorizontalFlip, RandomRotation(5); MNIST normalisation stats (0.1307, 0.3081).
+
+    Offline source: when ``<data_dir>/FashionMNIST/raw/`` lacks files, the copy of Debian's
+    package ``dataset-fashion-mnist`` in ``system_dir`` is decompressed there and checked by
+    content (IDX magic, 60000/10000 items, 28x28), not by torchvision's md5 (Debian recompressed).
+
+    Args:
+        system_dir: folder with the gzip IDX files of a system-wide copy; None disables it.
+        Others: see :class:`_ImageDataModule`.
+    """
+
+    dataset_name, folder = "Fashion-MNIST", "FashionMNIST/raw"
+    _torchvision_class = tv_datasets.FashionMNIST
+    _classes = tuple(tv_datasets.FashionMNIST.classes)
+
+    def __init__(
+        self,
+        data_dir: str = "data",
+        batch_size: int = 64,
+        num_workers: int = 0,
+        val_fraction: float = 0.0,
+        seed: int = 0,
+        augment: bool = True,
+        download: bool = True,
+        subset: int | None = None,
+        system_dir: str | None = DEBIAN_FASHION_MNIST_DIR,
+    ) -> None:
+        super().__init__(
+            data_dir, batch_size, num_workers, val_fraction, seed, augment, download, subset
+        )
+        self.system_dir = system_dir
+
+    def train_augmentation(self) -> list:
+        return [T.RandomCrop(28, padding=4), T.RandomHorizontalFlip(), T.RandomRotation(5)]
+
+    def _gz_sources(self) -> list[tuple[Path, bool]]:
+        system = [(Path(self.system_dir), True)] if self.system_dir else []
+        return super()._gz_sources() + system
+
+    def _how_to_obtain(self) -> str:
+        return (
+            f"{super()._how_to_obtain()}\nOr install Debian's package: apt-get install "
+            f"dataset-fashion-mnist; its copy in {self.system_dir or DEBIAN_FASHION_MNIST_DIR} "
+            "is then used automatically (system_dir argument)."
+        )
+
+
+class CIFAR10DataModule(_ImageDataModule):
+    """CIFAR-10, 50000 train / 10000 test RGB 32x32 images, batches ``x [B, 3, 32, 32]``.
+
+    Training augmentation (spec §3.2): RandomCrop(32, padding 4), ColorJitter(brightness 0.2,
+    contrast 0.2, hue 0.2), RandomHorizontalFlip; normalisation with mean
+    (0.4914, 0.4822, 0.4465) and std (0.2023, 0.1994, 0.2010). Files: torchvision's python
+    version, ``<data_dir>/cifar-10-batches-py/{data_batch_1..5, test_batch}``.
+    Arguments: see :class:`_ImageDataModule`.
+    """
+
+    dataset_name, folder = "CIFAR-10", CIFAR10_FOLDER
+    mean, std = CIFAR10_MEAN, CIFAR10_STD
+    _input_shape = (3, 32, 32)
+    _classes = (
+        "airplane", "automobile", "bird", "cat", "deer",
+        "dog", "frog", "horse", "ship", "truck",
+    )  # fmt: skip
+
+    def train_augmentation(self) -> list:
+        return [
+            T.RandomCrop(32, padding=4),
+            T.ColorJitter(brightness=0.2, contrast=0.2, hue=0.2),
+            T.RandomHorizontalFlip(),
+        ]
+
+    def required_files(self) -> list[str]:
+        return [f for files in CIFAR10_FILES.values() for f in files]
+
+    def _load(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        parts = [read_cifar_batch(self.root / f) for f in CIFAR10_FILES[split]]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def _download(self) -> None:
+        # fetches cifar-10-python.tar.gz into data_dir (or reuses it after an md5 check) and
+        # extracts cifar-10-batches-py/ next to it
+        tv_datasets.CIFAR10(self.data_dir, train=True, download=True)
+
+    def _how_to_obtain(self) -> str:
+        archive = Path(self.data_dir).resolve() / tv_datasets.CIFAR10.filename
+        return (
+            f"Or place the original archive at {archive} and keep download=True: torchvision "
+            "extracts it after its md5 check, with no network call."
+        )
