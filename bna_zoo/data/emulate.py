@@ -1,0 +1,333 @@
+"""Turn static digit images into N-MNIST-style event recordings, the way N-MNIST was recorded.
+
+N-MNIST (Orchard et al. 2015, Front. Neurosci. 9:437) showed each MNIST digit on an LCD and
+moved an ATIS event camera on a pan-tilt unit through three micro-saccades along a triangle, each
+about 100 ms, keeping a 34x34 pixel window. This module simulates that chain:
+
+1. **Display**: grey level ``g`` in 0..255 becomes luminance
+   ``I = I_black + (I_white - I_black) (g / 255)^gamma`` with ``I_white / I_black =
+   contrast_ratio`` (relative units; only ratios matter to a log sensor).
+2. **Optics and motion**: the image is blurred by a Gaussian point-spread function and translated
+   along the triangle ``(0, 0) -> (w/2, h) -> (w, 0) -> (0, 0)`` at constant speed, one leg per
+   saccade; each pixel samples it bilinearly. The apparent motion (+x, +y first) is the one
+   tonic's ``stabilize`` undoes, so stabilisation works on emulated data as on real data.
+3. **Pixels** (the DVS/ATIS change detector): each pixel remembers a log intensity; when the
+   present log intensity exceeds it by the pixel's ON threshold an ON event is emitted (OFF for
+   a fall past the OFF threshold), the memory is reset to the present level, and the pixel is
+   blind for the refractory period (changes during it are lost, as in the circuit). Thresholds
+   vary from pixel to pixel (mismatch); the initial memory sits at a random point of the dead
+   band, standing in for the unknown history before the recording.
+4. **Noise**: background events, Poisson in time, uniform over pixels, random polarity.
+
+Event times are interpolated to the threshold crossing inside a simulation step and rounded
+down to 1 us, the resolution of the format. Not modelled: photoreceptor bandwidth (motion blur at
+low light), LCD refresh flicker, latency jitter, pan-tilt acceleration, hot pixels.
+
+Results are written in N-MNIST's ``.bin`` format and ``Train/<label>/<id>.bin`` layout
+(``nmnist_io.write_split``), so ``NMNISTDataModule`` and ``tonic.io.read_mnist_file`` read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import nmnist_io
+
+
+@dataclass(frozen=True)
+class SaccadeSensor:
+    """Physical parameters of the emulated recording (defaults give N-MNIST-like samples).
+
+    Attributes:
+        sensor_size: ``(W, H)`` of the output window in pixels (N-MNIST: 34x34).
+        digit_scale: sensor pixels per image pixel (N-MNIST: the 28 px digit spans ~28 px).
+        offset_px: ``(x, y)`` of the image's top-left corner on the sensor at t = 0, in pixels;
+            None centres the area swept by the digit over the whole path.
+        saccade_us: duration of each of the three saccades, microseconds (tonic's
+            stabilisation assumes 105 ms).
+        path_width_px: horizontal extent of the triangular path, sensor pixels.
+        path_height_px: vertical extent of the triangular path, sensor pixels.
+        contrast_ratio: white-to-black luminance ratio seen by the sensor (dimensionless; an
+            LCD reaches ~1000 in the dark, far less with room light and lens flare).
+        display_gamma: exponent from grey level to luminance (sRGB displays: ~2.2).
+        blur_px: standard deviation of the Gaussian point-spread function, sensor pixels.
+        threshold_on: mean ON contrast threshold, natural-log intensity units (0.25 is a
+            ~28% brightness increase).
+        threshold_off: mean OFF contrast threshold, natural-log units.
+        threshold_mismatch: pixel-to-pixel standard deviation of both thresholds, natural-log
+            units (fixed per pixel within a recording).
+        refractory_us: dead time after each event, microseconds; must be >= ``dt_us``.
+        noise_rate_hz: background events per pixel per second, ON and OFF together.
+        dt_us: simulation step, microseconds (crossing times are interpolated inside it).
+    """
+
+    sensor_size: tuple[int, int] = (34, 34)
+    digit_scale: float = 1.0
+    offset_px: tuple[float, float] | None = None
+    saccade_us: int = 105_000
+    path_width_px: float = 7.0
+    path_height_px: float = 7.0
+    contrast_ratio: float = 4.0
+    display_gamma: float = 2.2
+    blur_px: float = 0.5
+    threshold_on: float = 0.25
+    threshold_off: float = 0.25
+    threshold_mismatch: float = 0.03
+    refractory_us: int = 1000
+    noise_rate_hz: float = 0.2
+    dt_us: int = 500
+
+    def __post_init__(self):
+        if self.refractory_us < self.dt_us:
+            raise ValueError("refractory_us must be >= dt_us: the simulator emits at most one "
+                             "event per pixel per step")
+        if self.contrast_ratio < 1 or min(self.threshold_on, self.threshold_off) <= 0:
+            raise ValueError("need contrast_ratio >= 1 and positive thresholds")
+
+    @property
+    def duration_us(self) -> int:
+        """Length of one recording: three saccades."""
+        return 3 * self.saccade_us
+
+    def path(self, t_us: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Apparent image displacement ``(dx, dy)`` in sensor pixels at times ``t_us``."""
+        w, h = self.path_width_px, self.path_height_px
+        corners = np.array([[0.0, 0.0], [w / 2, h], [w, 0.0], [0.0, 0.0]])
+        s = np.clip(np.asarray(t_us, dtype=np.float64) / self.saccade_us, 0.0, 3.0)
+        leg = np.minimum(s.astype(int), 2)
+        frac = (s - leg)[..., None]
+        xy = corners[leg] * (1 - frac) + corners[leg + 1] * frac
+        return xy[..., 0], xy[..., 1]
+
+
+def _scene(images: np.ndarray, cfg: SaccadeSensor, pad: int) -> np.ndarray:
+    """Luminance of the displayed, blurred images (white = 1), padded with display black.
+
+    Shape: ``[B, 28, 28]`` uint8 -> ``[B, 28 + 2 pad, 28 + 2 pad]`` float32.
+    """
+    lum = (images.astype(np.float64) / 255.0) ** cfg.display_gamma
+    lum = 1.0 / cfg.contrast_ratio + (1.0 - 1.0 / cfg.contrast_ratio) * lum  # white = 1
+    lum = np.pad(lum, ((0, 0), (pad, pad), (pad, pad)), constant_values=1.0 / cfg.contrast_ratio)
+    sigma = cfg.blur_px / cfg.digit_scale  # in image pixels
+    if sigma > 0:  # separable Gaussian blur of linear luminance (light adds linearly)
+        r = int(np.ceil(3 * sigma))
+        k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+        k /= k.sum()
+        for axis in (1, 2):
+            src = np.pad(lum, [(0, 0)] + [(r, r) if a == axis else (0, 0) for a in (1, 2)],
+                         mode="edge")
+            lum = sum(k[i] * np.take(src, np.arange(i, i + lum.shape[axis]), axis=axis)
+                      for i in range(2 * r + 1))
+    return lum.astype(np.float32)
+
+
+def emulate_batch(images: np.ndarray, seeds: list, cfg: SaccadeSensor | None = None
+                  ) -> list[np.ndarray]:
+    """Emulate one recording per image.
+
+    Args:
+        images: uint8 ``[B, h, w]`` grey images, 0 = display black (MNIST polarity).
+        seeds: one seed per image (anything ``np.random.default_rng`` takes); a recording
+            depends only on its image, its seed and ``cfg``, not on the batch it is in.
+        cfg: sensor and scene parameters; None for the defaults.
+
+    Returns:
+        ``B`` structured arrays ``[N_i]`` (``nmnist_io.EVENT_DTYPE``: x, y, t us, p 1 = ON),
+        sorted by time.
+    """
+    cfg = cfg or SaccadeSensor()
+    images = np.asarray(images)
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise ValueError(f"expected uint8 images [B, h, w], got {images.dtype} {images.shape}")
+    n, ih, iw = images.shape
+    W, H = cfg.sensor_size
+    rngs = [np.random.default_rng(s) for s in seeds]
+    if len(rngs) != n:
+        raise ValueError(f"{n} images but {len(rngs)} seeds")
+    ox, oy = cfg.offset_px or ((W - iw * cfg.digit_scale - cfg.path_width_px) / 2,
+                               (H - ih * cfg.digit_scale - cfg.path_height_px) / 2)
+    pad = int(np.ceil(max(W, H) / cfg.digit_scale + max(cfg.path_width_px, cfg.path_height_px)
+                      + abs(ox) + abs(oy))) + 2
+    scene = _scene(images, cfg, pad)
+    sw = scene.shape[2]
+    flat = scene.reshape(n, -1)
+    # Per-pixel thresholds (mismatch) and initial memory, drawn from each sample's own stream.
+    con = np.stack([np.maximum(r.normal(cfg.threshold_on, cfg.threshold_mismatch, (H, W)), 0.01)
+                    for r in rngs]).astype(np.float32).ravel()
+    coff = np.stack([np.maximum(r.normal(cfg.threshold_off, cfg.threshold_mismatch, (H, W)),
+                                0.01) for r in rngs]).astype(np.float32).ravel()
+    phase = np.stack([r.random((H, W), dtype=np.float32) for r in rngs]).ravel()
+
+    def sample(t_us: float) -> np.ndarray:  # log intensity on the sensor grid, flat [B * H * W]
+        dx, dy = cfg.path(np.asarray(t_us))
+        gx = (np.arange(W) + 0.5 - ox - dx) / cfg.digit_scale - 0.5 + pad
+        gy = (np.arange(H) + 0.5 - oy - dy) / cfg.digit_scale - 0.5 + pad
+        x0, y0 = np.floor(gx).astype(int), np.floor(gy).astype(int)
+        fx = (gx - x0).astype(np.float32)
+        fy = (gy - y0).astype(np.float32)[:, None]
+        i00 = (y0[:, None] * sw + x0[None, :]).ravel()
+        v = [flat[:, i00 + o].reshape(n, H, W) for o in (0, 1, sw, sw + 1)]
+        top = v[0] + (v[1] - v[0]) * fx  # interpolate light, then take the log
+        bottom = v[2] + (v[3] - v[2]) * fx
+        return np.log(top + (bottom - top) * fy).ravel()
+
+    # State per pixel (flat over batch, rows, columns): remembered log intensity, and the time
+    # its refractory period ends. The memory starts inside the dead band: no event at t = 0.
+    prev = sample(0.0)
+    ref = prev - con + phase * (con + coff)
+    ready_at = np.zeros(prev.shape)
+    hits, times, polarity = [], [], []
+    for k in range(1, cfg.duration_us // cfg.dt_us + 1):
+        t0, t1 = (k - 1) * cfg.dt_us, k * cfg.dt_us
+        now = sample(t1)
+        diff = now - ref
+        idx = np.flatnonzero(((diff >= con) | (diff <= -coff)) & (ready_at <= t1))
+        if idx.size:
+            on = diff[idx] >= con[idx]
+            level = np.where(on, ref[idx] + con[idx], ref[idx] - coff[idx])  # level crossed
+            change = now[idx] - prev[idx]
+            frac = np.divide(level - prev[idx], change, out=np.ones_like(change),
+                             where=change != 0)
+            te = np.maximum(t0 + np.clip(frac, 0.0, 1.0) * cfg.dt_us, ready_at[idx])
+            hits.append(idx)
+            times.append(np.floor(te).astype(np.int64))
+            polarity.append(on)
+            ready_at[idx] = te + cfg.refractory_us
+            ref[idx] = level
+        np.copyto(ref, now, where=ready_at > t1)  # held in reset: changes while blind are lost
+        prev = now
+    flat_idx = np.concatenate(hits) if hits else np.zeros(0, np.int64)
+    b, y, x = np.unravel_index(flat_idx, (n, H, W))
+    cols = [b, x, y, np.concatenate(times or [np.zeros(0, np.int64)]),
+            np.concatenate(polarity or [np.zeros(0, bool)])]
+    return [_with_noise(cols, i, rngs[i], cfg) for i in range(n)]
+
+
+def _with_noise(cols: list[np.ndarray], i: int, rng: np.random.Generator, cfg: SaccadeSensor
+                ) -> np.ndarray:
+    """Sample ``i``'s signal events plus background noise, as a time-sorted structured array."""
+    b, x, y, t, p = cols
+    mine = b == i
+    W, H = cfg.sensor_size
+    n_noise = rng.poisson(cfg.noise_rate_hz * W * H * cfg.duration_us * 1e-6)
+    events = np.empty(int(mine.sum()) + n_noise, dtype=nmnist_io.EVENT_DTYPE)
+    events["x"] = np.concatenate([x[mine], rng.integers(0, W, n_noise)])
+    events["y"] = np.concatenate([y[mine], rng.integers(0, H, n_noise)])
+    events["t"] = np.concatenate([t[mine], rng.integers(0, cfg.duration_us, n_noise)])
+    events["p"] = np.concatenate([p[mine].astype(int), rng.integers(0, 2, n_noise)])
+    return events[np.argsort(events["t"], kind="stable")]
+
+
+def emulate_digit(image: np.ndarray, seed: int = 0, cfg: SaccadeSensor | None = None
+                  ) -> np.ndarray:
+    """One recording of one uint8 image ``[h, w]``; see ``emulate_batch``."""
+    return emulate_batch(np.asarray(image)[None], [seed], cfg)[0]
+
+
+def emulate_dataset(images: np.ndarray, labels: np.ndarray, out_dir: str, split: str = "train",
+                    seed: int = 0, cfg: SaccadeSensor | None = None, batch_size: int = 64,
+                    first_id: int = 0) -> list[Path]:
+    """Emulate a set of images and write them as an N-MNIST split.
+
+    Args:
+        images: uint8 ``[N, 28, 28]``.
+        labels: ``[N]`` integer labels (the digit folder names).
+        out_dir: root; files go to ``<out_dir>/Train/<label>/<id:05d>.bin`` (``Test`` for
+            ``split="test"``), ids counting from ``first_id`` in input order.
+        split: ``"train"`` or ``"test"``.
+        seed: recording ``i`` uses the seed ``(seed, split, first_id + i)``, so results do not
+            depend on ``batch_size`` and the two splits never share noise.
+        cfg: sensor and scene parameters.
+        batch_size: images simulated together (memory ~ 50 kB per image).
+
+    Returns:
+        the written file paths, in input order.
+    """
+    if split not in nmnist_io.SPLIT_FOLDERS:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    split_id = list(nmnist_io.SPLIT_FOLDERS).index(split)
+    paths: list[Path] = []
+    for a in range(0, len(images), batch_size):
+        ids = range(first_id + a, first_id + min(a + batch_size, len(images)))
+        recs = emulate_batch(images[a:a + batch_size], [[seed, split_id, i] for i in ids], cfg)
+        paths += nmnist_io.write_split(out_dir, split, recs, labels[a:a + batch_size], ids[0])
+    return paths
+
+
+def emulate_digits(out_dir: str = "data/emulated_nmnist", n_train: int = 8000, n_test: int = 2000,
+                   seed: int = 0, cfg: SaccadeSensor | None = None) -> None:
+    """Emulate the shipped MNIST digits (``digits.load_digits``) into an N-MNIST-like dataset.
+
+    The 10,000 digits are split 8,000 / 2,000 (stratified, seeded; ``digits.split_digits``) and
+    the first ``n_train`` / ``n_test`` of each shuffled side are emulated.
+    Command line: ``python -m bna_zoo.data.emulate --out_dir data/emu --n_train 800 --n_test 200``
+    (``--cfg.contrast_ratio 8`` etc. set sensor parameters).
+    """
+    from .digits import load_digits, split_digits
+
+    images, labels = load_digits()
+    tr_x, tr_y, te_x, te_y = split_digits(images, labels, 0.2, seed)
+    if n_train > len(tr_x) or n_test > len(te_x):
+        raise ValueError(f"at most {len(tr_x)} train and {len(te_x)} test digits are shipped")
+    emulate_dataset(tr_x[:n_train], tr_y[:n_train], out_dir, "train", seed, cfg)
+    emulate_dataset(te_x[:n_test], te_y[:n_test], out_dir, "test", seed, cfg)
+
+
+def main() -> None:
+    from jsonargparse import CLI
+
+    CLI(emulate_digits)
+
+
+if __name__ == "__main__":
+    main()
+
+
+def render_example(path: str, index: int = 0, seed: int = 0, cfg: SaccadeSensor | None = None,
+                   n_frames: int = 9) -> np.ndarray:
+    """Save a PNG: a shipped digit beside its emulated event frames, raw and stabilised.
+
+    Each frame sums ``duration / n_frames`` of events; red = ON, blue = OFF. The second row
+    applies tonic's ``stabilize`` (what ``NMNISTDataModule(stabilize=True)`` does).
+
+    Returns:
+        the emulated events.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from tonic.datasets.nmnist import stabilize
+
+    from .digits import load_digits
+
+    cfg = cfg or SaccadeSensor()
+    images, labels = load_digits()
+    events = emulate_digit(images[index], seed, cfg)
+    W, H = cfg.sensor_size
+    width = cfg.duration_us / n_frames
+    fig, axes = plt.subplots(2, n_frames + 1, figsize=(1.3 * (n_frames + 1), 3.6))
+    for row, evs in enumerate((events, stabilize(events.copy()))):
+        ax = axes[row, 0]
+        ax.imshow(images[index], cmap="gray")
+        ax.set_title(f"digit {labels[index]}" if row == 0 else "stabilised:", fontsize=8)
+        for k in range(n_frames):
+            sel = evs[(evs["t"] >= k * width) & (evs["t"] < (k + 1) * width)]
+            rgb = np.zeros((H, W, 3))
+            np.add.at(rgb, (sel["y"], sel["x"], np.where(sel["p"] == 1, 0, 2)), 1.0)
+            rgb = np.clip(rgb / max(1.0, np.percentile(rgb[rgb > 0], 95) if rgb.any() else 1), 0, 1)
+            axes[row, k + 1].imshow(rgb, interpolation="nearest")
+            axes[row, k + 1].set_title(f"{k * width / 1000:.0f}-{(k + 1) * width / 1000:.0f} ms"
+                                       f"\n{len(sel)} ev", fontsize=7)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"emulated N-MNIST recording: {len(events)} events, "
+                 f"{int(events['p'].sum())} ON / {int((events['p'] == 0).sum())} OFF", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return events

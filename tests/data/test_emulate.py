@@ -1,0 +1,179 @@
+"""Saccade emulator and shipped digits: event statistics, physics, determinism, file round trip."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+
+import numpy as np
+import pytest
+from tonic.datasets.nmnist import stabilize
+from tonic.io import read_mnist_file
+
+from bna_zoo.data import emulate
+from bna_zoo.data.digits import IMAGES_SHA256, load_digits, source_note, split_digits
+from bna_zoo.data.emulate import SaccadeSensor, emulate_batch, emulate_dataset, emulate_digit
+from bna_zoo.data.events import NMNISTDataModule
+from bna_zoo.data.nmnist_io import EVENT_DTYPE
+
+QUIET = {"noise_rate_hz": 0.0}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    images, labels = load_digits()
+    pick = np.random.default_rng(0).choice(len(images), 8, replace=False)
+    return images[pick], labels[pick]
+
+
+def square(side: int = 10, level: int = 255) -> np.ndarray:
+    img = np.zeros((28, 28), np.uint8)
+    img[9:9 + side, 9:9 + side] = level
+    return img
+
+
+# --------------------------------------------------------------------------- shipped digits
+
+
+def test_shipped_digits_are_10000_labelled_mnist_images_with_the_recorded_checksum():
+    images, labels = load_digits()
+    assert images.shape == (10000, 28, 28) and images.dtype == np.uint8
+    assert labels.dtype == np.int64 and np.bincount(labels).tolist() == [
+        1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978]
+    assert hashlib.sha256(images.tobytes()).hexdigest() == IMAGES_SHA256
+    assert "MIT" in source_note() and "CC BY-SA" in source_note()
+
+
+def test_split_digits_is_stratified_seeded_and_disjoint():
+    images, labels = load_digits()
+    ids = np.arange(len(labels))
+    tr, tr_y, te, te_y = split_digits(ids, labels, test_fraction=0.1, seed=4)
+    assert not set(tr) & set(te) and len(tr) + len(te) == len(ids)
+    assert np.all(np.abs(np.bincount(te_y) - 0.1 * np.bincount(labels)) <= 0.5)
+    assert np.array_equal(split_digits(ids, labels, 0.1, 4)[2], te)
+    assert not np.array_equal(split_digits(ids, labels, 0.1, 5)[2], te)
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def test_blank_image_with_noise_off_emits_no_events():
+    assert len(emulate_digit(np.zeros((28, 28), np.uint8), seed=0, cfg=SaccadeSensor(**QUIET))) == 0
+
+
+def test_background_noise_matches_its_rate_and_is_half_on():
+    cfg = SaccadeSensor(noise_rate_hz=5.0)
+    ev = emulate_digit(np.zeros((28, 28), np.uint8), seed=1, cfg=cfg)
+    expected = 5.0 * 34 * 34 * cfg.duration_us * 1e-6  # 1820.7
+    assert abs(len(ev) - expected) < 5 * np.sqrt(expected)
+    assert abs(ev["p"].mean() - 0.5) < 0.05
+
+
+def test_on_and_off_events_balance_over_the_closed_saccade_path(digits):
+    recs = emulate_batch(digits[0], list(range(8)))
+    on = sum(int(r["p"].sum()) for r in recs)
+    off = sum(int((r["p"] == 0).sum()) for r in recs)
+    # The path returns to its start, so every pixel ends where it began; the small ON excess
+    # is the first pass over each pixel from a memory drawn anywhere in the dead band.
+    assert 0.95 < on / off < 1.12
+
+
+def test_higher_display_contrast_gives_more_events(digits):
+    counts = [sum(len(r) for r in emulate_batch(digits[0][:4], [0, 1, 2, 3],
+                                                SaccadeSensor(contrast_ratio=c, **QUIET)))
+              for c in (1.5, 4.0, 30.0)]
+    assert counts[0] < counts[1] < counts[2]
+    assert len(emulate_digit(digits[0][0], 0, SaccadeSensor(contrast_ratio=1.0, **QUIET))) == 0
+
+
+def test_leading_edge_of_a_bright_square_emits_on_and_trailing_edge_off():
+    ev = emulate_digit(square(), seed=0, cfg=SaccadeSensor(**QUIET))
+    third = ev[ev["t"] >= 2 * 105_000]  # saccade 3 moves the image in -x only
+    on, off = third[third["p"] == 1], third[third["p"] == 0]
+    assert on["x"].mean() < off["x"].mean() - 5  # moving left: the left edge brightens
+    first = ev[ev["t"] < 105_000]  # saccade 1 moves it in +x and +y
+    assert first[first["p"] == 1]["y"].mean() > first[first["p"] == 0]["y"].mean() + 5
+
+
+def test_events_are_time_sorted_inside_the_sensor_and_the_recording(digits):
+    cfg = SaccadeSensor()
+    for ev in emulate_batch(digits[0][:3], [0, 1, 2], cfg):
+        assert ev.dtype == EVENT_DTYPE and np.all(np.diff(ev["t"]) >= 0)
+        assert ev["x"].min() >= 0 and ev["x"].max() < 34 and ev["y"].max() < 34
+        assert ev["t"].min() >= 0 and ev["t"].max() < cfg.duration_us
+        assert set(np.unique(ev["p"])) <= {0, 1}
+
+
+def test_no_pixel_fires_twice_within_the_refractory_period(digits):
+    cfg = SaccadeSensor(refractory_us=3000, **QUIET)
+    ev = emulate_digit(digits[0][1], seed=2, cfg=cfg)
+    order = np.lexsort((ev["t"], ev["y"], ev["x"]))
+    ev = ev[order]
+    same = (np.diff(ev["x"]) == 0) & (np.diff(ev["y"]) == 0)
+    assert np.diff(ev["t"])[same].min() >= cfg.refractory_us - 1  # 1 us: timestamps floor
+
+
+def test_refractory_shorter_than_the_step_is_refused():
+    with pytest.raises(ValueError, match="refractory_us must be >= dt_us"):
+        SaccadeSensor(refractory_us=100, dt_us=500)
+
+
+# --------------------------------------------------------------------------- determinism
+
+
+def test_same_seed_gives_identical_events_and_another_seed_differs(digits):
+    a = emulate_digit(digits[0][0], seed=7)
+    b = emulate_digit(digits[0][0], seed=7)
+    c = emulate_digit(digits[0][0], seed=8)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_a_recording_does_not_depend_on_the_batch_it_is_simulated_in(digits):
+    together = emulate_batch(digits[0][:3], [10, 11, 12])
+    alone = emulate_digit(digits[0][1], seed=11)
+    assert np.array_equal(together[1], alone)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def test_written_files_round_trip_through_tonics_reader(tmp_path, digits):
+    images, labels = digits[0][:5], digits[1][:5]
+    paths = emulate_dataset(images, labels, str(tmp_path), "test", seed=3, first_id=40)
+    assert [p.relative_to(tmp_path).as_posix() for p in paths] == [
+        f"Test/{label}/{40 + i:05d}.bin" for i, label in enumerate(labels)]
+    expected = emulate_batch(images, [[3, 1, 40 + i] for i in range(5)])
+    for path, ev in zip(paths, expected, strict=True):
+        back = read_mnist_file(str(path), dtype=EVENT_DTYPE)
+        for k in ("x", "y", "t", "p"):
+            np.testing.assert_array_equal(back[k], ev[k])
+
+
+def test_emulated_dataset_loads_in_the_nmnist_datamodule_with_its_labels(tmp_path, digits):
+    images, labels = digits
+    emulate_dataset(images[:6], labels[:6], str(tmp_path), "train", seed=0, batch_size=4)
+    emulate_dataset(images[6:], labels[6:], str(tmp_path), "test", seed=0)
+    dm = NMNISTDataModule(data_dir=str(tmp_path), download=False, batch_size=6)
+    dm.setup("fit")
+    x, y = next(iter(dm.val_dataloader()))  # val = test set
+    assert x.shape == (2, 30, 2, 34, 34) and sorted(y.tolist()) == sorted(labels[6:].tolist())
+    assert (x.sum(dim=(1, 2, 3, 4)) > 100).all()  # 90 ms of a saccade holds many events
+
+
+def test_tonic_stabilize_removes_the_emulated_saccade_motion(digits):
+    ev = emulate_digit(digits[0][2], seed=0, cfg=SaccadeSensor(**QUIET))
+    first = ev[ev["t"] < 90_000]
+
+    def spread(e):  # pixels touched; motion smears the digit over more of them
+        return len(np.unique(e["y"] * 34 + e["x"]))
+
+    assert spread(stabilize(first.copy())) < 0.8 * spread(first)
+
+
+def test_command_line_emulates_both_splits_of_the_shipped_digits(tmp_path, monkeypatch):
+    argv = ["emulate", "--out_dir", str(tmp_path), "--n_train", "6", "--n_test", "4",
+            "--cfg.contrast_ratio", "6"]
+    monkeypatch.setattr(sys, "argv", argv)
+    emulate.main()
+    assert len(list((tmp_path / "Train").rglob("*.bin"))) == 6
+    assert len(list((tmp_path / "Test").rglob("*.bin"))) == 4

@@ -1,0 +1,333 @@
+"""Event DataModules: binning, batches, order, splits, caching and errors, on fixtures written in
+the real on-disk formats (N-MNIST .bin folder and zip, tonic's DVS Gesture .npy layout)."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tonic
+import torch
+
+from bna_zoo.data import nmnist_io
+from bna_zoo.data.common import DatasetFormatError, DatasetNotFoundError
+from bna_zoo.data.events import DVSGestureDataModule, FrameSpec, NMNISTDataModule
+from bna_zoo.data.nmnist_io import EVENT_DTYPE
+
+
+def events(rows: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """Hand-made events from ``(x, y, t_us, p)`` rows."""
+    return np.array(rows, dtype=EVENT_DTYPE)
+
+
+def random_events(n: int, seed: int, t_max: int = 120_000, side: int = 34) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    ev = np.empty(n, dtype=EVENT_DTYPE)
+    ev["x"], ev["y"] = rng.integers(0, side, n), rng.integers(0, side, n)
+    ev["t"], ev["p"] = np.sort(rng.integers(0, t_max, n)), rng.integers(0, 2, n)
+    return ev
+
+
+def write_nmnist(root: Path, n_train: int = 30, n_test: int = 20, seed: int = 0) -> dict:
+    """``root/NMNIST/{Train,Test}/<digit>/<id>.bin``; returns split -> [(label, events)] in the
+    order tonic lists them (digit folders, then file names)."""
+    out = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        rng = np.random.default_rng(seed + len(split))
+        labels = np.arange(n) % 10
+        recs = [random_events(int(rng.integers(20, 200)), seed * 7919 + i + 100 * len(split))
+                for i in range(n)]
+        nmnist_io.write_split(root / "NMNIST", split, recs, labels)
+        out[split] = sorted(zip(labels.tolist(), recs, range(n), strict=True),
+                            key=lambda r: (str(r[0]), f"{r[2]:05d}"))
+    return out
+
+
+def write_gesture(root: Path, users: dict[str, list[int]], seed: int = 0) -> dict[str, np.ndarray]:
+    """tonic's DVS Gesture layout: ``root/DVSGesture/ibmGesture{Train,Test}/<user>/<label>.npy``
+    holding ``[N, 4]`` float arrays ``x, y, p, t_ms``; returns path -> array for Train."""
+    out = {}
+    rng = np.random.default_rng(seed)
+    for folder in ("ibmGestureTrain", "ibmGestureTest"):
+        for user, labels in users.items():
+            for label in labels:
+                n = int(rng.integers(50, 300))
+                arr = np.stack([rng.integers(0, 128, n), rng.integers(0, 128, n),
+                                rng.integers(0, 2, n), np.sort(rng.integers(0, 2000, n))], 1)
+                path = root / "DVSGesture" / folder / user / f"{label}.npy"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                np.save(path, arr.astype(np.float64))
+                if folder == "ibmGestureTrain":
+                    out[str(path)] = arr
+    return out
+
+
+def nmnist(root: Path, **kw) -> NMNISTDataModule:
+    args = dict(data_dir=str(root), batch_size=8, download=False, stabilize=False)
+    return NMNISTDataModule(**{**args, **kw})
+
+
+# --------------------------------------------------------------------------- binning
+
+
+def test_event_at_time_t_lands_in_bin_floor_t_over_bin_width():
+    spec = FrameSpec((34, 34, 2), n_steps=5, bin_us=1000, binary=False)
+    frames = spec.frames(events([(3, 4, 0, 1), (3, 4, 999, 1), (3, 4, 1000, 1), (5, 6, 4999, 0)]))
+    assert frames.shape == (5, 2, 34, 34) and frames.dtype == np.float32
+    assert frames[0, 1, 4, 3] == 2 and frames[1, 1, 4, 3] == 1 and frames[4, 0, 6, 5] == 1
+    assert frames.sum() == 4
+
+
+def test_polarity_selects_the_channel_off_0_on_1_and_y_is_the_row():
+    spec = FrameSpec((34, 34, 2), n_steps=1, bin_us=1000, binary=False)
+    frames = spec.frames(events([(10, 2, 0, 0), (2, 10, 0, 1)]))
+    assert frames[0, 0, 2, 10] == 1 and frames[0, 1, 10, 2] == 1 and frames.sum() == 2
+
+
+def test_events_after_t_bins_are_dropped():
+    spec = FrameSpec((34, 34, 2), n_steps=3, bin_us=3000, binary=False)
+    frames = spec.frames(events([(1, 1, 8999, 1), (1, 1, 9000, 1), (1, 1, 300_000, 0)]))
+    assert frames.sum() == 1 and frames[2, 1, 1, 1] == 1
+
+
+def test_binary_frames_clamp_counts_to_one():
+    ev = events([(1, 1, 10, 1)] * 3)
+    assert FrameSpec((34, 34, 2), 1, 1000, binary=True).frames(ev).max() == 1
+    assert FrameSpec((34, 34, 2), 1, 1000, binary=False).frames(ev).max() == 3
+
+
+def test_paper_bins_reproduce_the_matlab_ceil_and_off_by_one_quirk():
+    spec = FrameSpec((34, 34, 2), n_steps=4, bin_us=3000, binary=False, paper_bins=True)
+    ts = [0, 1, 3000, 3001, 9000, 9001]  # ceil(t/3000) = 0, 1, 1, 2, 3, 4
+    frames = spec.frames(events([(i, 0, t, 1) for i, t in enumerate(ts)]))
+    where = {int(x): int(s) for s, _, _, x in zip(*np.nonzero(frames), strict=True)}
+    # v = 0 -> index -1 = T-1; v in 1..T-1 -> v-1; v >= T dropped
+    assert where == {0: 3, 1: 0, 2: 0, 3: 1, 4: 2}
+
+
+def test_counts_match_tonic_to_frame_with_windows_from_time_zero():
+    ev = random_events(3000, seed=1, t_max=100_000)
+    ours = FrameSpec((34, 34, 2), n_steps=30, bin_us=3000, binary=False).frames(ev)
+    to_frame = tonic.transforms.ToFrame(sensor_size=(34, 34, 2), time_window=3000,
+                                        start_time=0, end_time=90_000)
+    np.testing.assert_array_equal(ours, to_frame(ev.copy())[:30])
+
+
+# --------------------------------------------------------------------------- N-MNIST module
+
+
+def test_nmnist_batches_are_float_btchw_with_int64_labels(tmp_path):
+    write_nmnist(tmp_path)
+    dm = nmnist(tmp_path)
+    dm.setup("fit")
+    x, y = next(iter(dm.train_dataloader()))
+    assert x.shape == (8, 30, 2, 34, 34) and x.dtype == torch.float32
+    assert y.shape == (8,) and y.dtype == torch.int64
+    assert dm.num_classes == 10 and dm.sensor_size == (34, 34, 2)
+    assert dm.input_shape == (2, 34, 34) and dm.n_steps == 30 and len(dm.classes) == 10
+    assert dm.classes == tonic.datasets.NMNIST.classes
+
+
+def test_nmnist_samples_follow_tonic_order_and_frames_of_its_events(tmp_path, monkeypatch):
+    write_nmnist(tmp_path)
+    monkeypatch.setattr(tonic.datasets.NMNIST, "_check_exists", lambda self: True)
+    theirs = tonic.datasets.NMNIST(save_to=str(tmp_path), train=False, stabilize=True)
+    dm = nmnist(tmp_path, stabilize=True, binary=False)
+    dm.setup("test")
+    ds = dm.datasets["test"]
+    spec = FrameSpec((34, 34, 2), 30, 3000, binary=False, stabilize=True)
+    assert len(ds) == len(theirs) == 20
+    for i in range(len(ds)):
+        x, y = ds[i]
+        ev, label = theirs[i]
+        assert int(y) == label
+        np.testing.assert_array_equal(x.numpy(), spec.frames(ev))
+
+
+def test_nmnist_zip_archives_give_the_same_batches_as_the_extracted_folder(tmp_path):
+    write_nmnist(tmp_path / "a")
+    zipped = tmp_path / "b" / "NMNIST"
+    zipped.mkdir(parents=True)
+    for folder in ("Train", "Test"):
+        with zipfile.ZipFile(zipped / f"{folder.lower()}.zip", "w") as zf:  # tonic's file name
+            for f in sorted((tmp_path / "a" / "NMNIST" / folder).rglob("*.bin")):
+                zf.write(f, f.relative_to(tmp_path / "a" / "NMNIST").as_posix())
+    batches = []
+    for root in (tmp_path / "a", tmp_path / "b"):
+        dm = nmnist(root, batch_size=50)
+        dm.setup("test")
+        batches.append(next(iter(dm.test_dataloader())))
+    assert all(r.member for r in dm.datasets["test"].source.refs)
+    torch.testing.assert_close(batches[0], batches[1], rtol=0, atol=0)
+
+
+def test_val_fraction_zero_validates_on_the_test_set(tmp_path):
+    write_nmnist(tmp_path)
+    dm = nmnist(tmp_path, batch_size=50)
+    dm.setup("fit")
+    val = next(iter(dm.val_dataloader()))
+    test = next(iter(dm.test_dataloader()))
+    torch.testing.assert_close(val, test, rtol=0, atol=0)
+
+
+def test_val_fraction_holds_out_a_seeded_disjoint_share_of_train(tmp_path):
+    write_nmnist(tmp_path)
+    splits = []
+    for seed in (0, 0, 1):
+        dm = nmnist(tmp_path, val_fraction=0.2, seed=seed)
+        dm.setup("fit")
+        splits.append((dm.datasets["train"].indices, dm.datasets["val"].indices))
+    train, val = splits[0]
+    assert len(val) == 6 and len(train) == 24 and not set(train) & set(val)
+    assert splits[1] == splits[0] and splits[2] != splits[0]
+    assert "test" not in dm.datasets  # fit with a held-out split does not touch Test
+
+
+def test_subset_is_seeded_and_keeps_file_order(tmp_path):
+    write_nmnist(tmp_path)
+    dm = nmnist(tmp_path, subset=7, seed=3)
+    dm.setup("fit")
+    names = dm.datasets["train"].source.names()
+    full = [r.name for r in nmnist_io.find_split(tmp_path, "train")]
+    assert len(names) == 7 and names == [n for n in full if n in names]
+    dm2 = nmnist(tmp_path, subset=7, seed=3)
+    dm2.setup("fit")
+    assert dm2.datasets["train"].source.names() == names
+
+
+def test_hparams_are_json_serialisable(tmp_path):
+    dm = nmnist(tmp_path, cache_dir=str(tmp_path / "c"), subset=None)
+    json.dumps(dict(dm.hparams))
+    assert dm.hparams.bin_us == 3000 and dm.hparams.stabilize is False
+
+
+def test_missing_data_offline_names_where_the_files_must_go(tmp_path):
+    dm = nmnist(tmp_path)
+    with pytest.raises(DatasetNotFoundError, match=r"(?s)NMNIST.*Train\.zip.*Train/<digit>"):
+        dm.setup("fit")
+
+
+def test_failed_download_says_where_to_put_the_files(tmp_path, monkeypatch):
+    def offline(*args, **kwargs):
+        raise OSError("no route to host")
+
+    monkeypatch.setattr(tonic.datasets, "NMNIST", offline)
+    dm = nmnist(tmp_path, download=True)
+    with pytest.raises(DatasetNotFoundError, match=r"(?s)no route to host.*Train\.zip"):
+        dm.prepare_data()
+
+
+def test_corrupt_file_in_a_batch_names_the_file(tmp_path):
+    write_nmnist(tmp_path)
+    victim = sorted((tmp_path / "NMNIST" / "Test" / "0").glob("*.bin"))[0]
+    victim.write_bytes(victim.read_bytes()[:-3])
+    dm = nmnist(tmp_path, batch_size=50)
+    dm.setup("test")
+    with pytest.raises(DatasetFormatError, match=str(victim.name)):
+        next(iter(dm.test_dataloader()))
+
+
+# --------------------------------------------------------------------------- frame cache
+
+
+def test_cache_is_built_once_then_hit_and_serves_identical_frames(tmp_path):
+    write_nmnist(tmp_path)
+    cache = str(tmp_path / "cache")
+    first = nmnist(tmp_path, cache_dir=cache, batch_size=50)
+    first.prepare_data()
+    assert len(list(Path(cache).iterdir())) == 2  # one store per split, built in prepare_data
+    first.setup("test")
+    second = nmnist(tmp_path, cache_dir=cache, batch_size=50)
+    second.setup("test")
+    plain = nmnist(tmp_path, batch_size=50)
+    plain.setup("test")
+    assert second.cache_status == {"test": "hit"} and plain.cache_status == {"test": None}
+    a, b = next(iter(second.test_dataloader())), next(iter(plain.test_dataloader()))
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"n_steps": 20}, {"bin_us": 2000}, {"binary": False}, {"stabilize": True},
+     {"paper_bins": True}, {"subset": 10}, "rewrite a file", "add a file"],
+)
+def test_cache_misses_when_any_parameter_or_file_changes(tmp_path, change):
+    write_nmnist(tmp_path)
+    cache = str(tmp_path / "cache")
+    dm = nmnist(tmp_path, cache_dir=cache)
+    dm.setup("test")
+    assert dm.cache_status == {"test": "built"}
+    kw = change if isinstance(change, dict) else {}
+    if change == "rewrite a file":
+        victim = sorted((tmp_path / "NMNIST" / "Test" / "3").glob("*.bin"))[0]
+        nmnist_io.write_bin(victim, random_events(7, seed=99))
+        os.utime(victim, ns=(1, 1))  # a new mtime even on coarse-clock file systems
+    elif change == "add a file":
+        nmnist_io.write_bin(tmp_path / "NMNIST" / "Test" / "3" / "99999.bin", random_events(7, 9))
+    again = nmnist(tmp_path, cache_dir=cache, **kw)
+    again.setup("test")
+    assert again.cache_status == {"test": "built"}
+
+
+# --------------------------------------------------------------------------- DVS Gesture
+
+
+USERS = {"user02_led": [3, 0, 10], "user01_fluorescent": [1, 2, 4, 5, 6, 7, 8, 9]}
+
+
+def test_gesture_files_and_labels_match_tonic_and_events_are_read_alike(tmp_path, monkeypatch):
+    write_gesture(tmp_path, USERS)
+    monkeypatch.setattr(tonic.datasets.DVSGesture, "_check_exists", lambda self: True)
+    theirs = tonic.datasets.DVSGesture(save_to=str(tmp_path), train=True)
+    dm = DVSGestureDataModule(data_dir=str(tmp_path), download=False, n_steps=10, bin_us=100_000)
+    dm.setup("fit")
+    source = dm.datasets["train"].source
+    assert dm.classes == tonic.datasets.DVSGesture.classes and dm.num_classes == 11
+    assert sorted(zip(source.paths, source.labels, strict=True)) == sorted(
+        zip(theirs.data, theirs.targets, strict=True))
+    # our order: user folders by name, then label
+    assert source.labels == [1, 2, 4, 5, 6, 7, 8, 9, 0, 3, 10]
+    for i, path in enumerate(source.paths):
+        ev, _ = theirs[theirs.data.index(path)]
+        mine = source.events(i)
+        for k in ("x", "y", "t", "p"):
+            np.testing.assert_array_equal(mine[k], np.asarray(ev[k], np.int64))
+
+
+def test_gesture_downsampling_pools_pixels_and_keeps_every_event(tmp_path):
+    arrays = write_gesture(tmp_path, {"user01_led": [4]})
+    full = DVSGestureDataModule(data_dir=str(tmp_path), download=False, n_steps=4,
+                                bin_us=500_000)
+    small = DVSGestureDataModule(data_dir=str(tmp_path), download=False, n_steps=4,
+                                 bin_us=500_000, downsample=4)
+    full.setup("fit")
+    small.setup("fit")
+    (x_full, y), (x_small, _) = full.datasets["train"][0], small.datasets["train"][0]
+    assert x_full.shape == (4, 2, 128, 128) and x_small.shape == (4, 2, 32, 32)
+    assert small.sensor_size == (32, 32, 2) and small.num_classes == 11 and int(y) == 4
+    pooled = x_full.reshape(4, 2, 32, 4, 32, 4).sum(dim=(3, 5))
+    torch.testing.assert_close(x_small, pooled, rtol=0, atol=0)
+    assert x_full.sum() == len(next(iter(arrays.values())))  # 2 s fit in 4 bins of 0.5 s
+
+
+def test_gesture_file_with_off_sensor_coordinates_error_names_it(tmp_path):
+    arrays = write_gesture(tmp_path, {"user01_led": [2]})
+    path = next(iter(arrays))
+    bad = np.load(path)
+    bad[0, 0] = 128
+    np.save(path, bad)
+    dm = DVSGestureDataModule(data_dir=str(tmp_path), download=False)
+    dm.setup("fit")
+    with pytest.raises(DatasetFormatError, match=r"2\.npy: coordinates outside"):
+        dm.datasets["train"][0]
+
+
+def test_gesture_missing_split_names_the_expected_layout(tmp_path):
+    (tmp_path / "DVSGesture" / "ibmGestureTest").mkdir(parents=True)  # extracted, but empty
+    dm = DVSGestureDataModule(data_dir=str(tmp_path), download=False)
+    with pytest.raises(DatasetNotFoundError, match=r"ibmGestureTest/user<NN>_<lighting>"):
+        dm.setup("test")
