@@ -152,6 +152,10 @@ def psc_filter(x: torch.Tensor, tau_s: float) -> torch.Tensor:
 
 def reverse_filter(g: torch.Tensor, decay: float) -> torch.Tensor:
     """Anti-causal filter ``e[T-1] = g[T-1]; e[t] = g[t] + decay * e[t+1]`` on ``[T, N]``."""
+    from .kernels import cpu_kernel  # lazy: the kernels package imports this module
+
+    if g.dim() == 2 and cpu_kernel.use_c(g):
+        return cpu_kernel.reverse_filter_c(g, decay)
     e = torch.empty_like(g)
     acc = torch.zeros_like(g[0])
     for t in range(g.shape[0] - 1, -1, -1):

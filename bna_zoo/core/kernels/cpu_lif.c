@@ -5,19 +5,23 @@
  * Exported functions (each in _f32 and _f64 form), all arrays time-major [T, N], contiguous:
  *
  *   bna_lif_forward(cur, u, s, a, T, N, decay_m, decay_s, 1/tau_s, theta, threads)
- *   bna_neighbor_loss_change(cur, u, s, E, out, T, N, decay_m, 1/tau_s, theta, threads)
+ *   bna_neighbor_loss_change(cur, u, s, E, out, T, N, decay_m, 1/tau_s, theta, threads, work)
  *   bna_surrogate_backward(cur, g, grad, T, N, decay_m, decay_s, tau_s, theta, slope, threads)
+ *   bna_reverse_filter(g, e, T, N, decay, threads)
  *
  * The semantics are those of lif.py, kernels/torch_kernel.py and surrogate.py; see
  * cpu_lif_impl.h for the loops.
  */
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 
-/* Neurons per block: 64 floats = 8 AVX2 / 16 SSE vectors per inner loop, and small enough
- * that a block's neighbors all re-merge (the early exit) often. */
-#define BLOCK 64
+/* Neurons per block: 128 floats = 16 AVX2 vectors per inner loop, which amortises the per-step
+ * bookkeeping, while a block's neighbor state (2 x T x 128) still sits in L1/L2. */
+#ifndef BLOCK
+#define BLOCK 128
+#endif
 
 #if defined(_WIN32)
 #define BNA_EXPORT __declspec(dllexport)
@@ -31,17 +35,21 @@
 /* if(): a single thread must not pay for a parallel region (and stays fork-safe). */
 #define PARALLEL_FOR_STATIC(threads) \
   BNA_PRAGMA(omp parallel for num_threads(threads) schedule(static) if(threads > 1))
-#define PARALLEL_FOR_DYNAMIC(threads) \
-  BNA_PRAGMA(omp parallel for num_threads(threads) schedule(dynamic, 8) if(threads > 1))
+#define PARALLEL_FOR_DYNAMIC_SUM(threads, sum)                                             \
+  BNA_PRAGMA(omp parallel for num_threads(threads) schedule(dynamic, 4) if(threads > 1) \
+             reduction(+ : sum))
 #define THREAD_ID() omp_get_thread_num()
 #else
-#define PARALLEL_FOR_STATIC(threads)
-#define PARALLEL_FOR_DYNAMIC(threads)
+#define PARALLEL_FOR_STATIC(threads) (void)(threads);
+#define PARALLEL_FOR_DYNAMIC_SUM(threads, sum) (void)(threads);
 #define THREAD_ID() 0
 #endif
 
 /* Lets cpu_kernel.py check that the library it loaded is the one it expects. */
 BNA_EXPORT int bna_abi_version(void) { return 1; }
+
+/* Neurons per block, for tests that count the early exit's work. */
+BNA_EXPORT int bna_block_size(void) { return BLOCK; }
 
 BNA_EXPORT int bna_has_openmp(void) {
 #ifdef _OPENMP

@@ -3,8 +3,9 @@
  *
  * Layout: every array is time-major [T, N], contiguous, element (t, n) at t * N + n.
  * Each kernel walks the neurons in blocks of BLOCK contiguous columns: the per-neuron state of a
- * block lives in small local arrays, so the inner loops over the block's neurons are unit-stride
- * and vectorise, while the time loops stay sequential as the recursions demand.
+ * block lives in small local arrays (or per-thread scratch), so the inner loops over the block's
+ * neurons are unit-stride and vectorise, while the time loops stay sequential as the recursions
+ * demand. OpenMP threads take whole blocks.
  *
  * Rounding: every state update is written as the pure-torch path computes it, one rounding per
  * torch op (u = m * decay_m, then + I; no fused multiply-add: cpu_kernel.py compiles with
@@ -39,6 +40,10 @@ static void SUFFIX(forward_block)(const REAL *cur, REAL *u, REAL *s, REAL *a, in
  * the original train is accumulated directly, E[t] * (s_k[t] - s[t]), which equals the torch
  * kernel's E[k](1 - 2 s[k]) + sum E s_k - sum E s up to summation order.
  *
+ * Loop order: time outside, live neighbors inside (as in the torch kernel), so each step's rows
+ * of I, u, s, E are read once for all neighbors; neighbor k's state is row k of m and acc
+ * (scratch, [T, BLOCK] each), and `live` lists the neighbors still being simulated.
+ *
  * Early exit (exact, not a tolerance): neighbor k of neuron j is finished at step t when
  *   (a) its post-step state equals the original one, u[t] * (1 - s[t]): identical state and
  *       identical later currents give an identical future, so every later difference is 0; or
@@ -46,43 +51,77 @@ static void SUFFIX(forward_block)(const REAL *cur, REAL *u, REAL *s, REAL *a, in
  *       m -> m * decay_m + I is monotone under rounding (decay_m >= 0), so the neighbor stays
  *       below the original, which stays <= theta, and neither fires again.
  * Both hold only because u, s come from the same arithmetic (lif_forward). Once every neuron
- * of the block is finished for this k, the remaining steps are skipped.
+ * of the block is finished for neighbor k, k leaves the live list and its ΔL is written.
+ *
+ * Returns the number of (neighbor, step) pairs simulated, for tests of the early exit.
  */
-static void SUFFIX(neighbor_block)(const REAL *cur, const REAL *u, const REAL *s, const REAL *e,
-                                   REAL *out, int64_t steps, int64_t n, int64_t n0, int nb,
-                                   REAL decay_m, REAL inv_tau_s, REAL theta) {
-  REAL m[BLOCK], acc[BLOCK];
+static int64_t SUFFIX(neighbor_block)(const REAL *restrict cur, const REAL *restrict u,
+                                      const REAL *restrict s, const REAL *restrict e,
+                                      REAL *restrict out, REAL *restrict m, REAL *restrict acc,
+                                      int *restrict live, int64_t steps, int64_t n, int64_t n0,
+                                      int nb, REAL decay_m, REAL inv_tau_s, REAL theta) {
   int last[BLOCK]; /* last step at which the original fires, -1 if never */
+  /* At the current step: mo = the original's post-step state (test a); below = mo if the
+   * original fires no more, else -inf (test b, folded into one compare per neighbor). */
+  REAL mo[BLOCK], below[BLOCK];
   for (int j = 0; j < nb; ++j) last[j] = -1;
   for (int64_t t = 0; t < steps; ++t) {
     const REAL *st = s + t * n + n0;
     for (int j = 0; j < nb; ++j) last[j] = st[j] != 0 ? (int)t : last[j];
   }
-  for (int64_t k = 0; k < steps; ++k) {
-    const int64_t rowk = k * n + n0;
+  int n_live = 0;
+  int64_t work = 0;
+  for (int64_t t = 0; t < steps; ++t) {
+    const int64_t row = t * n + n0;
+    const REAL *restrict cur_t = cur + row, *restrict s_t = s + row;
+    const REAL *restrict u_t = u + row, *restrict e_t = e + row;
+    const int tt = (int)t;
     for (int j = 0; j < nb; ++j) {
-      m[j] = theta * s[rowk + j];
-      acc[j] = e[rowk + j] * ((REAL)1 - (REAL)2 * s[rowk + j]);
+      mo[j] = u_t[j] * ((REAL)1 - s_t[j]);
+      below[j] = tt >= last[j] ? mo[j] : -(REAL)INFINITY;
     }
-    for (int64_t t = k + 1; t < steps; ++t) {
-      const int64_t row = t * n + n0;
+    int kept = 0;
+    for (int i = 0; i < n_live; ++i) {
+      const int k = live[i];
+      REAL *restrict mk = m + (int64_t)k * BLOCK, *restrict ak = acc + (int64_t)k * BLOCK;
       int active = 0;
       for (int j = 0; j < nb; ++j) {
-        REAL leak = m[j] * decay_m;
-        REAL ut = leak + cur[row + j];
-        REAL sk = ut > theta ? (REAL)1 : (REAL)0;
-        REAL mk = ut * ((REAL)1 - sk);
-        REAL orig = s[row + j];
-        REAL mo = u[row + j] * ((REAL)1 - orig);
-        m[j] = mk;
-        acc[j] += e[row + j] * (sk - orig);
-        int done = (mk == mo) | ((mk <= mo) & ((int)t >= last[j]));
-        active |= !done;
+        REAL leak = mk[j] * decay_m;
+        REAL v = leak + cur_t[j];
+        REAL sk = v > theta ? (REAL)1 : (REAL)0;
+        REAL state = v * ((REAL)1 - sk);
+        mk[j] = state;
+        ak[j] += e_t[j] * (sk - s_t[j]);
+        active |= !((state == mo[j]) | (state <= below[j]));
       }
-      if (!active) break;
+      if (active) {
+        live[kept++] = k;
+      } else {
+        for (int j = 0; j < nb; ++j) out[(int64_t)k * n + n0 + j] = ak[j] * inv_tau_s;
+      }
     }
-    for (int j = 0; j < nb; ++j) out[rowk + j] = acc[j] * inv_tau_s;
+    work += n_live;
+    n_live = kept;
+    /* Start neighbor t (its flipped step is t itself); it may be finished already. */
+    REAL *restrict mt = m + t * BLOCK, *restrict at = acc + t * BLOCK;
+    int active = 0;
+    for (int j = 0; j < nb; ++j) {
+      REAL state = theta * s_t[j];
+      mt[j] = state;
+      at[j] = e_t[j] * ((REAL)1 - (REAL)2 * s_t[j]);
+      active |= !((state == mo[j]) | (state <= below[j]));
+    }
+    if (active) {
+      live[n_live++] = tt;
+    } else {
+      for (int j = 0; j < nb; ++j) out[row + j] = at[j] * inv_tau_s;
+    }
   }
+  for (int i = 0; i < n_live; ++i) { /* neighbors still live at the end */
+    const REAL *ak = acc + (int64_t)live[i] * BLOCK;
+    for (int j = 0; j < nb; ++j) out[(int64_t)live[i] * n + n0 + j] = ak[j] * inv_tau_s;
+  }
+  return work;
 }
 
 /* One block of the surrogate-gradient BPTT backward (see surrogate.py), forward recomputed into
@@ -122,9 +161,31 @@ static void SUFFIX(surrogate_block)(const REAL *cur, const REAL *g, REAL *grad, 
   }
 }
 
-BNA_EXPORT void SUFFIX(bna_lif_forward)(const REAL *cur, REAL *u, REAL *s, REAL *a, int64_t steps,
-                                        int64_t n, REAL decay_m, REAL decay_s, REAL inv_tau_s,
-                                        REAL theta, int threads) {
+/* Anti-causal filter e[t] = g[t] + decay * e[t+1] on [T, N] (lif.reverse_filter); each thread
+ * owns whole neuron blocks, so the row-by-row recursion needs no state beyond e itself. */
+BNA_EXPORT void SUFFIX(bna_reverse_filter)(const REAL *g, REAL *e, int64_t steps, int64_t n,
+                                           REAL decay, int threads) {
+  const int64_t blocks = (n + BLOCK - 1) / BLOCK;
+  PARALLEL_FOR_STATIC(threads)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t n0 = b * BLOCK;
+    const int nb = (int)(n - n0 < BLOCK ? n - n0 : BLOCK);
+    REAL acc[BLOCK];
+    for (int j = 0; j < nb; ++j) acc[j] = 0;
+    for (int64_t t = steps - 1; t >= 0; --t) {
+      const int64_t row = t * n + n0;
+      for (int j = 0; j < nb; ++j) {
+        REAL decayed = acc[j] * decay;
+        acc[j] = decayed + g[row + j];
+        e[row + j] = acc[j];
+      }
+    }
+  }
+}
+
+BNA_EXPORT void SUFFIX(bna_lif_forward)(const REAL *cur, REAL *u, REAL *s, REAL *a,
+                                        int64_t steps, int64_t n, REAL decay_m, REAL decay_s,
+                                        REAL inv_tau_s, REAL theta, int threads) {
   const int64_t blocks = (n + BLOCK - 1) / BLOCK;
   PARALLEL_FOR_STATIC(threads)
   for (int64_t b = 0; b < blocks; ++b) {
@@ -134,18 +195,35 @@ BNA_EXPORT void SUFFIX(bna_lif_forward)(const REAL *cur, REAL *u, REAL *s, REAL 
   }
 }
 
-BNA_EXPORT void SUFFIX(bna_neighbor_loss_change)(const REAL *cur, const REAL *u, const REAL *s,
-                                                 const REAL *e, REAL *out, int64_t steps,
-                                                 int64_t n, REAL decay_m, REAL inv_tau_s,
-                                                 REAL theta, int threads) {
+/* Returns 0 on success, -1 if the scratch memory could not be allocated (then nothing was
+ * written and the caller falls back to torch). If `work` is not NULL, it receives the number
+ * of (block, neighbor, step) triples simulated: T (T - 1) / 2 per block without early exits. */
+BNA_EXPORT int SUFFIX(bna_neighbor_loss_change)(const REAL *cur, const REAL *u, const REAL *s,
+                                                const REAL *e, REAL *out, int64_t steps,
+                                                int64_t n, REAL decay_m, REAL inv_tau_s,
+                                                REAL theta, int threads, int64_t *work) {
   const int64_t blocks = (n + BLOCK - 1) / BLOCK;
+  /* Per thread: neighbor states m and accumulators acc ([T, BLOCK] each), then the live list.
+   * On the heap: T can be large and OpenMP thread stacks are small. */
+  const int64_t reals = 2 * steps * BLOCK;
+  size_t per_thread = sizeof(REAL) * (size_t)reals + sizeof(int) * (size_t)steps;
+  per_thread = (per_thread + 63) / 64 * 64; /* each thread's slice starts cache-line aligned */
+  char *scratch = (char *)malloc(per_thread * (size_t)(threads > 1 ? threads : 1));
+  if (scratch == NULL) return -1;
+  int64_t total = 0;
   /* dynamic: the early exit makes the work per block data dependent */
-  PARALLEL_FOR_DYNAMIC(threads)
+  PARALLEL_FOR_DYNAMIC_SUM(threads, total)
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t n0 = b * BLOCK;
     const int nb = (int)(n - n0 < BLOCK ? n - n0 : BLOCK);
-    SUFFIX(neighbor_block)(cur, u, s, e, out, steps, n, n0, nb, decay_m, inv_tau_s, theta);
+    REAL *mine = (REAL *)(scratch + per_thread * (size_t)THREAD_ID());
+    total += SUFFIX(neighbor_block)(cur, u, s, e, out, mine, mine + steps * BLOCK,
+                                    (int *)(mine + reals), steps, n, n0, nb, decay_m,
+                                    inv_tau_s, theta);
   }
+  free(scratch);
+  if (work != NULL) *work = total;
+  return 0;
 }
 
 /* Returns 0 on success, -1 if the scratch memory could not be allocated (then nothing was
@@ -157,7 +235,8 @@ BNA_EXPORT int SUFFIX(bna_surrogate_backward)(const REAL *cur, const REAL *g, RE
   const int64_t blocks = (n + BLOCK - 1) / BLOCK;
   const int64_t per_thread = 2 * steps * BLOCK; /* u and keep of one block, [T, BLOCK] each */
   /* Heap scratch, one slice per thread: T can be large and OpenMP thread stacks are small. */
-  REAL *scratch = (REAL *)malloc(sizeof(REAL) * (size_t)(per_thread * (threads > 1 ? threads : 1)));
+  const size_t bytes = sizeof(REAL) * (size_t)(per_thread * (threads > 1 ? threads : 1));
+  REAL *scratch = (REAL *)malloc(bytes);
   if (scratch == NULL) return -1;
   PARALLEL_FOR_STATIC(threads)
   for (int64_t b = 0; b < blocks; ++b) {

@@ -1,0 +1,105 @@
+"""Micro-benchmark of the LIF/NA kernels on CPU: pure torch vs fused C.
+
+Times, per shape ``[T, N]`` (time-major, float32), the best of a few runs of:
+
+* ``forward``: :func:`bna_zoo.core.lif.lif_forward`;
+* ``neighbor``: the NA neighbor pass alone (:func:`bna_zoo.core.kernels.neighbor_loss_change`);
+* ``NA bwd``: the whole ``NALIF`` backward (forward recompute, filters, neighbor pass, weighting);
+* ``surr bwd``: the whole ``SurrogateLIF`` backward.
+
+Usage::
+
+    python benchmarks/kernels_micro.py [--repeats 3] [--threads 2] [--rate 0.2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable
+
+import torch
+
+from bna_zoo.core.kernels import neighbor_loss_change
+from bna_zoo.core.lif import LIFParams, lif_forward, reverse_filter
+from bna_zoo.core.na import NALIF
+from bna_zoo.core.surrogate import SurrogateLIF
+
+SHAPES = {
+    "T30 32x12x32x32": (30, 32 * 12 * 32 * 32),
+    "T30 32x64x12x12": (30, 32 * 64 * 12 * 12),
+    "T5 50x32x28x28": (5, 50 * 32 * 28 * 28),
+    "T5 64x400": (5, 64 * 400),
+}
+
+
+def _best_ms(fn: Callable[[], object], repeats: int) -> float:
+    fn()  # warm-up: compile/load, allocator
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1e3 * min(times)
+
+
+def _inputs(steps: int, n: int, mean: float) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(0)
+    current = torch.randn(steps, n, generator=gen) * 0.6 + mean
+    grad = torch.randn(steps, n, generator=gen)
+    return current, grad
+
+
+def bench(steps: int, n: int, mean: float, repeats: int) -> dict[str, float]:
+    p = LIFParams(tau_m=5.0 if steps == 5 else 8.0, tau_s=2.0 if steps == 5 else 4.0)
+    current, grad = _inputs(steps, n, mean)
+    u, s, _ = lif_forward(current, p)
+    big_e = reverse_filter(reverse_filter(grad, p.decay_s), p.decay_s)
+    x = current.clone().requires_grad_(True)
+
+    def na_bwd() -> None:
+        a = NALIF.apply(x, p, "official", 10.0, None, False, "")
+        torch.autograd.grad(a, x, grad)
+
+    def surr_bwd() -> None:
+        a = SurrogateLIF.apply(x, p, 5.0)
+        torch.autograd.grad(a, x, grad)
+
+    with torch.no_grad():
+        fwd = _best_ms(lambda: lif_forward(current, p), repeats)
+        nbr = _best_ms(lambda: neighbor_loss_change(current, u, s, big_e, p), repeats)
+    return {
+        "forward": fwd,
+        "neighbor": nbr,
+        # the autograd backward includes its own forward: subtract it to time the backward only
+        "NA bwd": _best_ms(na_bwd, repeats) - fwd,
+        "surr bwd": _best_ms(surr_bwd, repeats) - fwd,
+        "rate": float(s.mean()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--mean", type=float, default=0.3, help="mean input current (std 0.6)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    cols = ("forward", "neighbor", "NA bwd", "surr bwd")
+    print(f"threads={args.threads}, current ~ N({args.mean}, 0.6), ms (best of {args.repeats})")
+    print(f"{'shape':<18} {'rate':>5} " + " ".join(f"{c + ' torch/C':>19}" for c in cols))
+    for name, (steps, n) in SHAPES.items():
+        res = {}
+        for mode in ("torch", "c"):
+            os.environ["BNA_ZOO_KERNEL"] = mode
+            res[mode] = bench(steps, n, args.mean, args.repeats)
+        line = " ".join(
+            f"{res['torch'][c]:8.1f} /{res['c'][c]:7.1f} ({res['torch'][c] / res['c'][c]:4.1f}x)"
+            for c in cols
+        )
+        print(f"{name:<18} {res['c']['rate']:5.2f} {line}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,303 @@
+"""Fused C kernels for CPU tensors: compiled on first use, loaded with ctypes.
+
+The C source (``cpu_lif.c`` + ``cpu_lif_impl.h``) is built with the system C compiler into a
+shared library in a per-user cache, keyed by the sha256 of source, compiler and flags, and then
+reused by every process. Only ``torch`` and the standard library are needed; nothing is built at
+install time. When no compiler works, a warning is logged once and every call falls back to the
+pure-torch kernels, which stay the reference.
+
+Environment:
+    ``BNA_ZOO_KERNEL``: ``auto`` (default: C for CPU float32/float64 tensors, torch otherwise),
+        ``torch`` (never use C) or ``c`` (like ``auto`` but raise if the C library is unusable).
+    ``BNA_ZOO_CACHE``: cache root; the libraries go to ``$BNA_ZOO_CACHE/kernels``. Default
+        ``$XDG_CACHE_HOME/bna_zoo/kernels`` or ``~/.cache/bna_zoo/kernels``.
+    ``CC``: the C compiler (default ``cc``, then ``gcc``, then ``clang``).
+
+The kernels reproduce the torch path's rounding (no fused multiply-add, one rounding per torch
+op), so spikes and forward outputs are bitwise identical to it; accumulated sums (ΔL) differ
+only in summation order.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+if TYPE_CHECKING:  # lif imports this module lazily; a runtime import would be circular
+    from ..lif import LIFParams
+
+log = logging.getLogger(__name__)
+
+_HERE = Path(__file__).resolve().parent
+_SOURCES = (_HERE / "cpu_lif.c", _HERE / "cpu_lif_impl.h")
+_ABI_VERSION = 1
+# -ffp-contract=off: no fused multiply-add, so every update rounds as the torch ops do.
+# -fno-trapping-math: lets GCC if-convert the threshold compares (it changes no values).
+_BASE_FLAGS = ["-O3", "-ftree-vectorize", "-ffp-contract=off", "-fno-trapping-math", "-fPIC"]
+_COMPILE_TIMEOUT_S = 120
+
+_SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
+_CTYPE = {torch.float32: ctypes.c_float, torch.float64: ctypes.c_double}
+
+
+def kernel_mode() -> str:
+    """The ``BNA_ZOO_KERNEL`` setting: ``"auto"``, ``"torch"`` or ``"c"``."""
+    mode = os.environ.get("BNA_ZOO_KERNEL", "auto").strip().lower() or "auto"
+    if mode not in ("auto", "torch", "c"):
+        raise ValueError(f"BNA_ZOO_KERNEL must be 'auto', 'torch' or 'c', got {mode!r}")
+    return mode
+
+
+def cache_dir() -> Path:
+    """Directory holding the compiled libraries."""
+    root = os.environ.get("BNA_ZOO_CACHE")
+    if root:
+        return Path(root).expanduser() / "kernels"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "bna_zoo" / "kernels"
+
+
+def _compiler() -> str | None:
+    cc = os.environ.get("CC")
+    if cc:
+        return shutil.which(cc) or cc
+    for name in ("cc", "gcc", "clang"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def _isa_flags() -> list[str]:
+    """Vector ISA flags the running CPU supports (torch already probed it; no -march=native).
+
+    Only x86-64 AVX2 is used: it doubles the vector width over the SSE2 baseline. The flags are
+    part of the cache key, so a library built here is never loaded on a CPU without AVX2.
+    """
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return []
+    try:
+        capability = torch.backends.cpu.get_cpu_capability()
+    except (AttributeError, RuntimeError):
+        return []
+    return ["-mavx2"] if capability.upper().startswith(("AVX2", "AVX512")) else []
+
+
+def _flag_sets() -> list[list[str]]:
+    """Flag sets to try, best first: with the CPU's vector ISA and OpenMP, then without each."""
+    isa = _isa_flags()
+    sets = [_BASE_FLAGS + isa + ["-fopenmp"], _BASE_FLAGS + isa]
+    if isa:
+        sets += [_BASE_FLAGS + ["-fopenmp"], list(_BASE_FLAGS)]
+    return sets
+
+
+def _library_path(compiler: str, flags: list[str]) -> Path:
+    digest = hashlib.sha256()
+    for src in _SOURCES:
+        digest.update(src.read_bytes())
+    key = "\0".join([compiler, *flags, platform.machine(), sys.platform, str(_ABI_VERSION)])
+    digest.update(key.encode())
+    suffix = ".dll" if sys.platform == "win32" else ".so"
+    return cache_dir() / f"bna_cpu_{digest.hexdigest()[:32]}{suffix}"
+
+
+def _compile(compiler: str, flags: list[str], target: Path) -> None:
+    """Build into a private temporary file, then rename: concurrent builders never collide."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=target.stem + ".", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        cmd = [compiler, *flags, "-shared", "-o", tmp, str(_SOURCES[0])]
+        result = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=_COMPILE_TIMEOUT_S, check=False
+        )
+        if result.returncode != 0 or os.path.getsize(tmp) == 0:
+            raise RuntimeError(
+                f"{' '.join(cmd)} failed ({result.returncode}): {result.stderr.strip()[-2000:]}"
+            )
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    """Set the ctypes signatures (ctypes releases the GIL during the calls)."""
+    p, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
+    for dtype, suffix in _SUFFIX.items():
+        r = _CTYPE[dtype]
+        fwd = getattr(lib, f"bna_lif_forward_{suffix}")
+        fwd.argtypes = [p, p, p, p, i64, i64, r, r, r, r, i32]
+        fwd.restype = None
+        nbr = getattr(lib, f"bna_neighbor_loss_change_{suffix}")
+        nbr.argtypes = [p, p, p, p, p, i64, i64, r, r, r, i32, ctypes.POINTER(i64)]
+        nbr.restype = i32
+        sur = getattr(lib, f"bna_surrogate_backward_{suffix}")
+        sur.argtypes = [p, p, p, i64, i64, r, r, r, r, r, i32]
+        sur.restype = i32
+        rev = getattr(lib, f"bna_reverse_filter_{suffix}")
+        rev.argtypes = [p, p, i64, i64, r, i32]
+        rev.restype = None
+
+
+@functools.cache
+def load_library() -> ctypes.CDLL | None:
+    """Compile (if not cached) and load the C library once per process.
+
+    Returns:
+        The loaded library, or ``None`` (logged once) when no compiler or flag set works.
+    """
+    compiler = _compiler()
+    if compiler is None:
+        log.warning("bna_zoo: no C compiler found (set CC); using the pure-torch kernels")
+        return None
+    errors = []
+    for flags in _flag_sets():
+        try:
+            path = _library_path(compiler, flags)
+            if not path.exists():
+                _compile(compiler, flags, path)
+            lib = ctypes.CDLL(str(path))
+            if lib.bna_abi_version() != _ABI_VERSION:
+                raise RuntimeError(f"{path} has ABI {lib.bna_abi_version()}, want {_ABI_VERSION}")
+            _declare(lib)
+            log.debug("bna_zoo: loaded %s (flags %s)", path, " ".join(flags))
+            return lib
+        except (OSError, RuntimeError, subprocess.SubprocessError, AttributeError) as err:
+            errors.append(f"{' '.join(flags)}: {err}")
+    log.warning(
+        "bna_zoo: could not build the C kernels, using the pure-torch kernels.\n%s",
+        "\n".join(errors),
+    )
+    return None
+
+
+def use_c(*tensors: torch.Tensor) -> bool:
+    """Whether these tensors should go to the C kernels.
+
+    True for non-empty CPU float32/float64 tensors of one dtype that need no autograd graph,
+    unless ``BNA_ZOO_KERNEL=torch`` or the library is unavailable.
+
+    Raises:
+        RuntimeError: if ``BNA_ZOO_KERNEL=c`` and the library could not be built.
+    """
+    mode = kernel_mode()
+    if mode == "torch":
+        return False
+    first = tensors[0]
+    if first.dtype not in _SUFFIX or first.numel() == 0:
+        return False
+    for x in tensors:
+        if x.device.type != "cpu" or x.dtype != first.dtype or x.shape != first.shape:
+            return False
+        if x.requires_grad and torch.is_grad_enabled():
+            return False  # the C kernels build no graph; torch's ops keep autograd semantics
+    if load_library() is None:
+        if mode == "c":
+            raise RuntimeError("BNA_ZOO_KERNEL=c but the C kernels could not be built (see log)")
+        return False
+    return True
+
+
+def _threads() -> int:
+    return max(1, torch.get_num_threads())
+
+
+def _ptr(x: torch.Tensor) -> int:
+    return x.data_ptr()
+
+
+def lif_forward_c(current: torch.Tensor, p: LIFParams) -> tuple[torch.Tensor, ...]:
+    """C version of :func:`bna_zoo.core.lif.lif_forward`; ``current`` ``[T, N]``.
+
+    Returns:
+        ``(u, s, a)``, each ``[T, N]``, bitwise equal to the torch path.
+    """
+    lib = load_library()
+    x = current.detach().contiguous()
+    u, s, a = (torch.empty_like(x) for _ in range(3))
+    steps, n = x.shape
+    fn = getattr(lib, f"bna_lif_forward_{_SUFFIX[x.dtype]}")
+    fn(_ptr(x), _ptr(u), _ptr(s), _ptr(a), steps, n, p.decay_m, p.decay_s, 1.0 / p.tau_s,
+       p.theta, _threads())  # fmt: skip
+    return u, s, a
+
+
+def neighbor_loss_change_c(
+    current: torch.Tensor, u: torch.Tensor, s: torch.Tensor, big_e: torch.Tensor, p: LIFParams
+) -> torch.Tensor | None:
+    """C version of :func:`bna_zoo.core.kernels.neighbor_loss_change`; all ``[T, N]``.
+
+    ``u`` and ``s`` must come from :func:`bna_zoo.core.lif.lif_forward` on ``current`` (as in
+    ``NALIF.backward``): the early exit relies on them following the same arithmetic.
+
+    Returns:
+        ``ΔL``, ``[T, N]``, or ``None`` if the kernel could not allocate its scratch memory
+        (the caller then takes the torch path).
+    """
+    return neighbor_loss_change_c_with_work(current, u, s, big_e, p)[0]
+
+
+def neighbor_loss_change_c_with_work(
+    current: torch.Tensor, u: torch.Tensor, s: torch.Tensor, big_e: torch.Tensor, p: LIFParams
+) -> tuple[torch.Tensor | None, int]:
+    """:func:`neighbor_loss_change_c` plus the work done, for tests and benchmarks.
+
+    Returns:
+        ``(ΔL or None, work)``: ``work`` counts the (neuron block, neighbor, step) triples
+        simulated, ``ceil(N / block) * T (T - 1) / 2`` when no block exits early, where
+        ``block`` is ``load_library().bna_block_size()``.
+    """
+    lib = load_library()
+    x, u, s, e = (t.detach().contiguous() for t in (current, u, s, big_e))
+    out = torch.empty_like(x)
+    steps, n = x.shape
+    work = ctypes.c_int64(0)
+    fn = getattr(lib, f"bna_neighbor_loss_change_{_SUFFIX[x.dtype]}")
+    status = fn(_ptr(x), _ptr(u), _ptr(s), _ptr(e), _ptr(out), steps, n, p.decay_m,
+                1.0 / p.tau_s, p.theta, _threads(), ctypes.byref(work))  # fmt: skip
+    return (out if status == 0 else None), work.value
+
+
+def surrogate_backward_c(
+    current: torch.Tensor, grad_a: torch.Tensor, p: LIFParams, slope: float
+) -> torch.Tensor | None:
+    """C version of ``SurrogateLIF.backward``'s arithmetic; ``current``, ``grad_a`` ``[T, N]``.
+
+    Returns:
+        The gradient with respect to the current, ``[T, N]``, or ``None`` if the kernel could
+        not allocate its scratch memory (the caller then takes the torch path).
+    """
+    lib = load_library()
+    x, g = (t.detach().contiguous() for t in (current, grad_a))
+    grad = torch.empty_like(x)
+    steps, n = x.shape
+    fn = getattr(lib, f"bna_surrogate_backward_{_SUFFIX[x.dtype]}")
+    status = fn(_ptr(x), _ptr(g), _ptr(grad), steps, n, p.decay_m, p.decay_s, p.tau_s, p.theta,
+                slope, _threads())  # fmt: skip
+    return grad if status == 0 else None
+
+
+def reverse_filter_c(g: torch.Tensor, decay: float) -> torch.Tensor:
+    """C version of :func:`bna_zoo.core.lif.reverse_filter`; ``g`` ``[T, N]``, bitwise equal."""
+    lib = load_library()
+    x = g.detach().contiguous()
+    e = torch.empty_like(x)
+    steps, n = x.shape
+    fn = getattr(lib, f"bna_reverse_filter_{_SUFFIX[x.dtype]}")
+    fn(_ptr(x), _ptr(e), steps, n, decay, _threads())
+    return e

@@ -1,0 +1,314 @@
+"""The fused C kernels agree with the pure-torch kernels and the reference loops, and fall back."""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import threading
+
+import pytest
+import torch
+
+from bna_zoo.core import LIFParams, na_lif
+from bna_zoo.core.kernels import cpu_kernel, neighbor_loss_change
+from bna_zoo.core.kernels.torch_kernel import neighbor_loss_change_torch
+from bna_zoo.core.lif import lif_forward, reverse_filter
+from bna_zoo.core.reference import na_reference, simulate
+
+PARAMS = [
+    LIFParams(tau_m=5.0, tau_s=2.0, theta=1.0),  # MNIST/CIFAR10 constants
+    LIFParams(tau_m=8.0, tau_s=4.0, theta=1.0),  # N-MNIST constants
+    LIFParams(tau_m=3.0, tau_s=3.0, theta=0.7),  # decays and theta not exact in binary
+]
+
+
+@pytest.fixture
+def c_kernels() -> None:
+    """Skip when this machine cannot build the C kernels (the torch path is then all there is)."""
+    if cpu_kernel.load_library() is None:
+        pytest.skip("no working C compiler: the C kernels are unavailable")
+
+
+def _mode(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    monkeypatch.setenv("BNA_ZOO_KERNEL", mode)
+
+
+def _currents(steps: int, n: int, seed: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Random currents firing ~20% of the time, plus some strongly negative (silent) ones."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(steps, n, generator=gen, dtype=torch.float64) * 0.6 + 0.35
+    x[:, ::7] -= 2.0
+    return x.to(dtype)
+
+
+def _regular_currents(steps: int, n: int, seed: int) -> torch.Tensor:
+    """Constant supra-threshold drive per neuron: regular firing, so neighbors re-merge."""
+    gen = torch.Generator().manual_seed(seed)
+    level = 0.3 + 1.4 * torch.rand(1, n, generator=gen)
+    x = level.expand(steps, n).clone()
+    # A few blocks of pure regular firers (the whole-block exit), the rest slightly jittered.
+    jitter = 0.05 * torch.randn(steps, n, generator=gen)
+    x[:, 128:] += jitter[:, 128:]
+    return x
+
+
+def _grads_both(
+    monkeypatch: pytest.MonkeyPatch,
+    current: torch.Tensor,
+    grad: torch.Tensor,
+    modes: tuple[str, ...] = ("torch", "c"),
+    **kwargs,
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """``na_lif``'s output and input gradient under each ``BNA_ZOO_KERNEL`` mode."""
+    out = {}
+    for mode in modes:
+        _mode(monkeypatch, mode)
+        x = current.clone().requires_grad_(True)
+        a = na_lif(x, **kwargs)
+        (g,) = torch.autograd.grad(a, x, grad)
+        out[mode] = (a.detach(), g)
+    return out
+
+
+def _assert_close_scaled(actual: torch.Tensor, expected: torch.Tensor, rtol: float) -> None:
+    """Equal up to ``rtol`` of the tensor's scale (sums in another order differ by rounding)."""
+    scale = float(expected.abs().max()) or 1.0
+    torch.testing.assert_close(actual, expected, rtol=rtol, atol=rtol * scale)
+
+
+@pytest.mark.parametrize("steps", [5, 30])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("p", PARAMS)
+def test_c_forward_is_bitwise_equal_to_torch_forward(
+    c_kernels, monkeypatch, steps: int, dtype: torch.dtype, p: LIFParams
+) -> None:
+    gen = torch.Generator().manual_seed(steps)
+    n = int(torch.randint(1, 3000, (1,), generator=gen))
+    current = _currents(steps, n, seed=n, dtype=dtype)
+    _mode(monkeypatch, "torch")
+    expected = lif_forward(current, p)
+    _mode(monkeypatch, "c")
+    actual = lif_forward(current, p)
+    for name, e, a in zip("usa", expected, actual, strict=True):
+        assert torch.equal(a, e), f"{name} differs between the C and the torch forward"
+
+
+def test_c_forward_equals_reference_simulation_in_float64(c_kernels, monkeypatch) -> None:
+    _mode(monkeypatch, "c")
+    p = PARAMS[2]
+    current = _currents(30, 40, seed=1, dtype=torch.float64)
+    u, s, a = lif_forward(current, p)
+    for n in range(current.shape[1]):
+        ref = simulate(current[:, n].tolist(), p.tau_m, p.tau_s, p.theta)
+        assert u[:, n].tolist() == ref[0]
+        assert s[:, n].tolist() == ref[1]
+        torch.testing.assert_close(a[:, n], torch.tensor(ref[2], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("steps", [5, 30])
+@pytest.mark.parametrize("p", PARAMS)
+@pytest.mark.parametrize("regular", [False, True], ids=["random", "regular-firing"])
+def test_c_neighbor_pass_matches_torch_kernel(
+    c_kernels, steps: int, p: LIFParams, regular: bool
+) -> None:
+    # N not a multiple of the 64-neuron block: the partial last block is covered too.
+    n = 64 * 9 + 37
+    current = _regular_currents(steps, n, seed=steps) if regular else _currents(steps, n, seed=3)
+    u, s, _ = lif_forward(current, p)
+    big_e = torch.randn(steps, n, generator=torch.Generator().manual_seed(4))
+    expected = neighbor_loss_change_torch(current, u, s, big_e, p)
+    actual = cpu_kernel.neighbor_loss_change_c(current, u, s, big_e, p)
+    _assert_close_scaled(actual, expected, rtol=1e-5)
+
+
+def test_early_exit_skips_exactly_the_finished_neighbors(c_kernels) -> None:
+    """One C block per firing pattern: the work done shows which neighbors exited and when,
+    and the result equals the torch kernel (which never exits) and closed forms."""
+    p = LIFParams(tau_m=5.0, tau_s=2.0, theta=1.0)
+    steps = 30
+    block = cpu_kernel.load_library().bna_block_size()
+    # 1.5: fires every step; a removed spike leaves theta, 0.8 + 1.5 fires and resets: merged
+    #      after one step (work T - 1 for the block).
+    # 0.1: never fires, u > 0; an added spike resets to 0 <= u below a silent original:
+    #      finished before any step (work 0).
+    # 0.6: fires every 2nd step (0.6, 1.08, ...); any flip shifts the phase for good: never
+    #      finished (work T (T - 1) / 2).
+    # -0.5: never fires, u < 0; an added spike resets to 0 > u and converges towards the
+    #      original without ever equalling it: never finished, though it never fires either.
+    levels = torch.tensor([1.5, 0.1, 0.6, -0.5], dtype=torch.float64)
+    current = levels.repeat_interleave(block).expand(steps, -1).contiguous()
+    u, s, _ = lif_forward(current, p)
+    assert s[:, 0].all() and not s[:, block].any() and s[:, 2 * block].sum() == steps // 2
+    gen = torch.Generator().manual_seed(5)
+    big_e = torch.randn(current.shape, dtype=torch.float64, generator=gen)
+    actual, work = cpu_kernel.neighbor_loss_change_c_with_work(current, u, s, big_e, p)
+    full = steps * (steps - 1) // 2
+    assert work == (steps - 1) + 0 + full + full
+    expected = neighbor_loss_change_torch(current, u, s, big_e, p)
+    torch.testing.assert_close(actual, expected, rtol=1e-12, atol=1e-12)
+
+    flip = big_e * (1 - 2 * s)  # E[t] (s_k[t] - s[t]) where s_k[t] = 1 - s[t]
+    only_k = flip / p.tau_s  # the status flipped at step k alone
+    phase_shift = flip.flip(0).cumsum(0).flip(0) / p.tau_s  # flipped at every t >= k
+    closed = torch.cat(
+        [only_k[:, : 2 * block], phase_shift[:, 2 * block : 3 * block], only_k[:, 3 * block :]],
+        dim=1,
+    )
+    torch.testing.assert_close(actual, closed, rtol=1e-12, atol=1e-12)
+
+
+def test_early_exit_saves_work_on_regular_firing(c_kernels) -> None:
+    p = LIFParams(tau_m=5.0, tau_s=2.0, theta=1.0)
+    steps, n = 30, 2048
+    gen = torch.Generator().manual_seed(12)
+    current = (1.2 + 0.3 * torch.rand(1, n, generator=gen)).expand(steps, n).contiguous()
+    u, s, _ = lif_forward(current, p)
+    big_e = torch.randn(steps, n, generator=gen)
+    actual, work = cpu_kernel.neighbor_loss_change_c_with_work(current, u, s, big_e, p)
+    blocks = -(-n // cpu_kernel.load_library().bna_block_size())
+    assert work < 0.2 * blocks * steps * (steps - 1) // 2
+    expected = neighbor_loss_change_torch(current, u, s, big_e, p)
+    _assert_close_scaled(actual, expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("steps", [5, 30])
+@pytest.mark.parametrize("variant", ["official", "paper"])
+def test_na_lif_gradient_is_the_same_with_c_and_torch_kernels(
+    c_kernels, monkeypatch, steps: int, variant: str
+) -> None:
+    gen = torch.Generator().manual_seed(steps)
+    shape = (3, steps, 5, 7, int(torch.randint(2, 30, (1,), generator=gen)))
+    current = torch.randn(shape, generator=gen) * 0.6 + 0.35
+    grad = torch.randn(shape, generator=gen)
+    res = _grads_both(monkeypatch, current, grad, variant=variant, tau_m=8.0, tau_s=4.0)
+    assert torch.equal(res["c"][0], res["torch"][0])
+    _assert_close_scaled(res["c"][1], res["torch"][1], rtol=1e-5)
+
+
+@pytest.mark.parametrize("steps", [5, 30])
+@pytest.mark.parametrize("variant", ["official", "paper"])
+def test_na_lif_with_c_kernels_matches_reference_loops(
+    c_kernels, monkeypatch, steps: int, variant: str
+) -> None:
+    _mode(monkeypatch, "c")
+    gen = torch.Generator().manual_seed(10 + steps)
+    shape = (2, steps, 3, 2)
+    current = torch.randn(shape, generator=gen, dtype=torch.float64) * 0.6 + 0.35
+    grad = torch.randn(shape, generator=gen, dtype=torch.float64)
+    x = current.clone().requires_grad_(True)
+    a = na_lif(x, variant=variant, clip=2.0)
+    (delta,) = torch.autograd.grad(a, x, grad)
+    a_ref, delta_ref = na_reference(current, grad, variant=variant, clip=2.0)
+    torch.testing.assert_close(a.detach(), a_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(delta, delta_ref, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("steps", [5, 30])
+def test_c_surrogate_backward_is_bitwise_equal_to_torch(c_kernels, monkeypatch, steps: int) -> None:
+    gen = torch.Generator().manual_seed(20 + steps)
+    shape = (4, steps, 3, 61)
+    current = torch.randn(shape, generator=gen) * 0.6 + 0.35
+    grad = torch.randn(shape, generator=gen)
+    res = _grads_both(monkeypatch, current, grad, gradient="surrogate", theta=0.7, tau_m=3.0)
+    assert torch.equal(res["c"][0], res["torch"][0])
+    # Same ops in the same order, one rounding each: bitwise equal, not just close.
+    assert torch.equal(res["c"][1], res["torch"][1])
+
+
+def test_c_reverse_filter_is_bitwise_equal_to_torch(c_kernels, monkeypatch) -> None:
+    g = torch.randn(30, 1000, generator=torch.Generator().manual_seed(6))
+    _mode(monkeypatch, "torch")
+    expected = reverse_filter(g, 0.75)
+    _mode(monkeypatch, "c")
+    assert torch.equal(reverse_filter(g, 0.75), expected)
+
+
+def test_c_results_do_not_depend_on_the_thread_count(c_kernels) -> None:
+    p = PARAMS[1]
+    current = _currents(30, 64 * 40 + 3, seed=7)
+    big_e = torch.randn(current.shape, generator=torch.Generator().manual_seed(8))
+    before = torch.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            u, s, _ = lif_forward(current, p)
+            results.append(neighbor_loss_change(current, u, s, big_e, p))
+    finally:
+        torch.set_num_threads(before)
+    assert all(torch.equal(r, results[0]) for r in results[1:])
+
+
+def test_kernel_env_torch_gives_the_same_results_as_the_default(c_kernels, monkeypatch) -> None:
+    gen = torch.Generator().manual_seed(9)
+    current = torch.randn(2, 5, 300, generator=gen) * 0.6 + 0.35
+    grad = torch.randn(2, 5, 300, generator=gen)
+    res = _grads_both(monkeypatch, current, grad, modes=("auto", "torch"))
+    assert torch.equal(res["auto"][0], res["torch"][0])
+    _assert_close_scaled(res["auto"][1], res["torch"][1], rtol=1e-5)
+
+
+def test_unsupported_tensors_take_the_torch_path(c_kernels, monkeypatch) -> None:
+    _mode(monkeypatch, "c")
+    x = torch.randn(5, 10)
+    assert cpu_kernel.use_c(x)
+    assert not cpu_kernel.use_c(x.half())
+    assert not cpu_kernel.use_c(x, x.double())
+    assert not cpu_kernel.use_c(torch.empty(5, 0))
+    with torch.enable_grad():  # C builds no graph: leave autograd semantics to torch
+        assert not cpu_kernel.use_c(x.clone().requires_grad_(True))
+
+
+@pytest.fixture
+def fresh_library(monkeypatch, tmp_path):
+    """An empty kernel cache and no loaded library; the real one is reloaded afterwards."""
+    monkeypatch.setenv("BNA_ZOO_CACHE", str(tmp_path))
+    cpu_kernel.load_library.cache_clear()
+    yield tmp_path
+    cpu_kernel.load_library.cache_clear()
+
+
+def test_broken_compiler_falls_back_to_torch(fresh_library, monkeypatch, caplog) -> None:
+    monkeypatch.setenv("CC", "/bin/false")
+    _mode(monkeypatch, "auto")
+    with caplog.at_level(logging.WARNING, logger=cpu_kernel.__name__):
+        assert cpu_kernel.load_library() is None
+        assert cpu_kernel.load_library() is None  # cached: tried and logged only once
+    assert len([r for r in caplog.records if "could not build" in r.message]) == 1
+    assert not list(fresh_library.rglob("*.so")) and not list(fresh_library.rglob("*.tmp"))
+
+    gen = torch.Generator().manual_seed(11)
+    current = torch.randn(2, 5, 50, generator=gen) * 0.6 + 0.35
+    grad = torch.randn(2, 5, 50, generator=gen)
+    res = _grads_both(monkeypatch, current, grad, modes=("auto", "torch"))
+    assert torch.equal(res["auto"][0], res["torch"][0])
+    assert torch.equal(res["auto"][1], res["torch"][1])  # auto fell back: the very same path
+
+
+def test_forcing_c_without_a_compiler_raises(fresh_library, monkeypatch) -> None:
+    monkeypatch.setenv("CC", "/bin/false")
+    _mode(monkeypatch, "c")
+    with pytest.raises(RuntimeError, match="BNA_ZOO_KERNEL=c"):
+        na_lif(torch.ones(1, 5, 3))
+
+
+def test_racing_builders_leave_one_loadable_library(c_kernels, fresh_library) -> None:
+    compiler = cpu_kernel._compiler()
+    flags = cpu_kernel._flag_sets()[-1]  # plain flags: fastest to build
+    target = cpu_kernel._library_path(compiler, flags)
+    errors: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            cpu_kernel._compile(compiler, flags, target)
+        except BaseException as err:  # noqa: BLE001 - reported by the assert below
+            errors.append(err)
+
+    threads = [threading.Thread(target=build) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
+    assert ctypes.CDLL(str(target)).bna_abi_version() == cpu_kernel._ABI_VERSION
