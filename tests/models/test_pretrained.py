@@ -1,0 +1,87 @@
+"""Pretrained entries: one per architecture, consistent with it, and honest about their weights."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+
+import pytest
+
+import bna_zoo
+import bna_zoo.data
+from bna_zoo.hub import sha256_file, template_path
+from bna_zoo.models import get_spec, list_models, parse_arch
+from bna_zoo.models import pretrained as zoo
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_architecture_has_an_entry_and_a_card_template(name):
+    entry = zoo.get_pretrained(name)
+    assert entry.architecture == name and entry.repo_id == f"bna-zoo/{name}"
+    assert template_path(name).name == f"{name}.md"
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_entry_input_spec_and_labels_agree_with_the_architecture(name):
+    entry, spec = zoo.get_pretrained(name), get_spec(name)
+    assert entry.input.kind == spec.input_kind
+    assert entry.input.shape == spec.input_shape and entry.input.n_steps == spec.n_steps
+    assert len(entry.labels) == parse_arch(spec.arch)[-1][1]
+    assert entry.neuron == {"tau_m": spec.tau_m, "tau_s": spec.tau_s, "theta": spec.theta}
+    if entry.input.kind == "events":
+        c, h, w = spec.input_shape
+        assert entry.input.frames["sensor_size"] == (w, h, c)
+        assert entry.datamodule["init_args"]["n_steps"] == spec.n_steps
+    else:
+        assert len(entry.input.mean) == len(entry.input.std) == spec.input_shape[0]
+    assert entry.datamodule["class_name"] in bna_zoo.data.__all__
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_pins_are_well_formed_and_shipped_weights_match_them(name):
+    entry = zoo.get_pretrained(name)
+    if entry.revision is not None:
+        assert re.fullmatch(r"[0-9a-f]{40}", entry.revision), "pin a commit, not a branch"
+    if entry.sha256 is not None:
+        assert re.fullmatch(r"[0-9a-f]{64}", entry.sha256)
+    if entry.available:
+        assert entry.sha256 is not None, "published or shipped weights need their sha256"
+    if entry.shipped:
+        assert sha256_file(entry.shipped_dir / "model.safetensors") == entry.sha256
+        init = json.loads((entry.shipped_dir / "config.json").read_text())["init_args"]
+        assert (init["gradient"], init["variant"], init["rescale"]) == (
+            entry.gradient, entry.variant, entry.rescale)
+    acc = entry.results.accuracy
+    assert acc is None or 0 <= acc <= 1, "accuracy is a fraction"
+
+
+def test_list_pretrained_lists_loadable_entries_unless_asked_for_all(monkeypatch):
+    every = zoo.list_pretrained(available_only=False)
+    assert every == sorted(list_models())
+    assert zoo.list_pretrained() == sorted(n for n in every if zoo.PRETRAINED[n].available)
+    entry = dataclasses.replace(zoo.PRETRAINED["nmnist-cnn"], shipped=True, sha256="0" * 64)
+    monkeypatch.setitem(zoo.PRETRAINED, "nmnist-cnn", entry)
+    assert "nmnist-cnn" in zoo.list_pretrained()
+    assert zoo.list_pretrained("fashion*", available_only=False) == [
+        "fashionmnist-cnn", "fashionmnist-mlp"]
+    assert bna_zoo.list_pretrained is zoo.list_pretrained
+
+
+def test_unknown_entry_lists_close_matches():
+    with pytest.raises(KeyError, match="Did you mean 'nmnist-cnn'"):
+        zoo.get_pretrained("nmist-cnn")
+
+
+def test_models_table_has_a_row_per_entry_with_its_status(monkeypatch):
+    entry = dataclasses.replace(
+        zoo.PRETRAINED["fashionmnist-mlp"], results=zoo.Results(accuracy=0.8992),
+        shipped=True, revision="c" * 40, sha256="0" * 64,
+    )
+    monkeypatch.setitem(zoo.PRETRAINED, "fashionmnist-mlp", entry)
+    lines = zoo.render_models_table().splitlines()
+    assert len(lines) == 2 + len(zoo.PRETRAINED)
+    (row,) = [line for line in lines if line.startswith("| `fashionmnist-mlp`")]
+    assert "89.92%" in row and "shipped" in row and "bna-zoo/fashionmnist-mlp@ccccccc" in row
+    (planned,) = [line for line in lines if line.startswith("| `mnist-cnn`")]
+    assert planned.endswith("| planned |") and "99.69%" in planned
