@@ -185,7 +185,10 @@ class BNAModel(L.LightningModule):
         self.log("train_loss", loss.detach() / y.shape[0], prog_bar=True, batch_size=y.shape[0])
         self.log("train_acc", self.train_acc, prog_bar=True, on_step=True, on_epoch=True,
                  batch_size=y.shape[0])
-        return loss
+        # DDP averages gradients over ranks; scaling by the world size restores the paper's SUM
+        # over the global batch, so N processes train exactly like one with the global batch.
+        world = self.trainer.world_size if self._trainer is not None else 1
+        return loss * world
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._shared_eval(batch, self.val_acc, self.val_loss, self.val_rates)
@@ -217,14 +220,15 @@ class BNAModel(L.LightningModule):
         return {"pred": scores.argmax(-1), "scores": scores}
 
     def on_fit_start(self) -> None:
-        # seed_everything (LightningCLI's seed_everything) fixes torch's initial seed; every
-        # epoch reseeds from it, so a run resumed from an epoch checkpoint draws the same
-        # dropout masks and augmentations as an uninterrupted one.
+        # seed_everything (LightningCLI's seed_everything) fixes torch's initial seed. Every
+        # batch reseeds from it and its position, so a run resumed from a checkpoint draws the
+        # same dropout masks and main-process augmentations as an uninterrupted one, whatever
+        # else (e.g. a DataLoader iterator being created) consumed random numbers in between.
         self._base_seed = torch.initial_seed()
 
-    def on_train_epoch_start(self) -> None:
+    def on_train_batch_start(self, batch, batch_idx: int) -> None:
         seed = (getattr(self, "_base_seed", 0) + 1_000_003 * (self.current_epoch + 1)
-                + 7919 * self.global_rank) % 2**32
+                + 7919 * batch_idx + 104_729 * self.global_rank) % 2**32
         random.seed(seed)
         np.random.seed(seed)
         torch.manual_seed(seed)

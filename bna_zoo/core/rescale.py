@@ -45,7 +45,12 @@ class LayerRescale:
         Returns:
             ``delta * factor``.
         """
-        mean = float(delta.abs().mean())
+        mean_t = delta.abs().mean()
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            # every rank must use the mean over the global batch, as one process would
+            torch.distributed.all_reduce(mean_t)
+            mean_t = mean_t / torch.distributed.get_world_size()
+        mean = float(mean_t)
         if is_output:
             ref = self._round(mean)
         elif self.reference is None:

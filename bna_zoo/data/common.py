@@ -105,8 +105,13 @@ class EpochSeededRandomSampler(RandomSampler):
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
-        """Select the order of ``epoch`` (called by Lightning before each training epoch)."""
+        """Select the order of ``epoch`` (called by Lightning before each training epoch).
+
+        Datasets with a ``set_epoch`` of their own (seeded augmentation) are told too.
+        """
         self.epoch = epoch
+        if hasattr(self.data_source, "set_epoch"):
+            self.data_source.set_epoch(epoch)
 
     def __iter__(self) -> Iterator[int]:
         generator = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch))
@@ -124,8 +129,8 @@ def make_loader(
     Args:
         dataset: a map-style dataset.
         batch_size: samples per batch.
-        num_workers: worker processes; ``> 0`` keeps them alive across epochs
-            (``persistent_workers``) so that a short epoch does not pay process start-up again.
+        num_workers: worker processes. They are re-created every epoch (not persistent) so
+            that each sees the dataset's current epoch for seeded augmentation.
         shuffle: shuffle with :class:`EpochSeededRandomSampler` (training) or keep file order.
         seed: seed of the order and of the workers' base seed (so per-worker augmentation
             randomness is reproducible too).
@@ -139,7 +144,8 @@ def make_loader(
         batch_size=batch_size,
         sampler=sampler,
         num_workers=num_workers,
-        persistent_workers=num_workers > 0,
+        # not persistent: workers re-created each epoch get the dataset's current epoch
+        persistent_workers=False,
         pin_memory=torch.cuda.is_available(),
         generator=torch.Generator().manual_seed(seed),
     )

@@ -37,6 +37,7 @@ from torchvision import transforms as T
 from .common import (
     DatasetFormatError,
     DatasetNotFoundError,
+    epoch_seed,
     make_loader,
     missing_dataset_message,
     seeded_split,
@@ -218,16 +219,33 @@ class ArrayImageDataset(Dataset):
         labels: np.ndarray,
         transform: T.Compose,
         indices: np.ndarray | None = None,
+        seed: int = 0,
     ) -> None:
         self.images, self.labels, self.transform = images, labels, transform
         self.indices = np.arange(len(images)) if indices is None else np.asarray(indices)
+        self.seed = seed
+        self.epoch: int | None = None
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make random augmentation a function of ``(seed, epoch, sample)`` from now on.
+
+        Called by :class:`EpochSeededRandomSampler`; a resumed run then augments every sample
+        exactly as an uninterrupted run would. Until it is called (e.g. under Lightning's own
+        DDP sampler) the transforms draw from the global RNG as usual.
+        """
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.indices)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        j = self.indices[i]
-        return self.transform(Image.fromarray(self.images[j])), int(self.labels[j])
+        j = int(self.indices[i])
+        image = Image.fromarray(self.images[j])
+        if self.epoch is None:
+            return self.transform(image), int(self.labels[j])
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(epoch_seed(self.seed, self.epoch) ^ j)
+            return self.transform(image), int(self.labels[j])
 
 
 # --------------------------------------------------------------------------- DataModules
@@ -397,7 +415,7 @@ class _ImageDataModule(L.LightningDataModule):
                 train_images, train_labels, self.eval_transform(), val_idx
             )
         self.train_set = ArrayImageDataset(
-            train_images, train_labels, self.train_transform(), train_idx
+            train_images, train_labels, self.train_transform(), train_idx, seed=self.seed
         )
 
     def _loader(self, dataset: Dataset | None, shuffle: bool) -> DataLoader:

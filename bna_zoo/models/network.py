@@ -69,6 +69,8 @@ class SpikingNetwork(nn.Module):
         conv_weight_scale: init scale of conv weights (5 for the paper's CIFAR-10 net).
         linear_weight_scale: init scale of linear weights.
         dropout_mode: ``"neuron"`` or ``"row"`` (see :class:`TimeSharedDropout`).
+        input_kind: ``"image"`` accepts static inputs (repeated over T); ``"events"`` only
+            ``[B, T, ...]`` sequences.
 
     Shape:
         input ``[B, T, *input_shape]`` (events) or ``[B, *input_shape]`` (static image, repeated
@@ -84,6 +86,7 @@ class SpikingNetwork(nn.Module):
         conv_weight_scale: float = 1.0,
         linear_weight_scale: float = 1.0,
         dropout_mode: str = "neuron",
+        input_kind: str = "image",
     ) -> None:
         super().__init__()
         if n_steps < 1:
@@ -92,7 +95,10 @@ class SpikingNetwork(nn.Module):
         self.input_shape = tuple(int(d) for d in input_shape)
         self.n_steps = n_steps
         self.neuron = neuron
-        self.encoder = PSCEncoder(self.input_shape, n_steps, neuron.tau_s)
+        if input_kind not in ("image", "events"):
+            raise ValueError(f"input_kind must be 'image' or 'events', got {input_kind!r}")
+        self.input_kind = input_kind
+        self.encoder = PSCEncoder(self.input_shape, n_steps, neuron.tau_s, input_kind == "image")
         spec = parse_arch(arch)
         shape = list(self.input_shape)
         layers: list[nn.Module] = []

@@ -149,4 +149,5 @@ def create_model(
         conv_weight_scale=args["conv_weight_scale"],
         linear_weight_scale=args["linear_weight_scale"],
         dropout_mode=args["dropout_mode"],
+        input_kind=args["input_kind"],
     )

@@ -170,32 +170,34 @@ class TimeSharedDropout(nn.Module):
 class PSCEncoder(nn.Module):
     """Input encoding (spec §1.3): analog images or event frames through the PSC filter.
 
-    A static image ``[B, *input_shape]`` is repeated over ``n_steps`` (direct current injection);
-    an event tensor ``[B, T, *input_shape]`` is filtered as is.
+    A static image ``[B, *input_shape]`` is repeated over ``n_steps`` (direct current injection;
+    only when ``static``); an event tensor ``[B, T, *input_shape]`` is filtered as is.
 
     Shape:
         input ``[B, C, H, W]`` or ``[B, T, C, H, W]`` (or ``[B, F]`` / ``[B, T, F]`` for vectors),
         output ``[B, T, *input_shape]``.
     """
 
-    def __init__(self, input_shape: tuple[int, ...], n_steps: int, tau_s: float) -> None:
+    def __init__(
+        self, input_shape: tuple[int, ...], n_steps: int, tau_s: float, static: bool = True
+    ) -> None:
         super().__init__()
         self.input_shape = tuple(input_shape)
         self.n_steps = n_steps
         self.tau_s = tau_s
+        self.static = static
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor) or not x.is_floating_point():
             raise TypeError(f"input must be a floating-point tensor, got {getattr(x, 'dtype', x)}")
         n = len(self.input_shape)
         static, seq = [-1, *self.input_shape], [-1, self.n_steps, *self.input_shape]
-        if x.dim() == n + 1 and tuple(x.shape[1:]) == self.input_shape:
+        if self.static and x.dim() == n + 1 and tuple(x.shape[1:]) == self.input_shape:
             x = x.unsqueeze(1).expand(-1, self.n_steps, *self.input_shape)
         elif x.dim() != n + 2 or tuple(x.shape[2:]) != self.input_shape:
-            raise ValueError(
-                f"expected input {seq} (batch, time, ...) or a static {static}, got shape "
-                f"{list(x.shape)}"
-            )
+            alt = f" or a static {static}" if self.static else " (event frames)"
+            raise ValueError(f"expected input {seq} (batch, time, ...){alt}, got shape "
+                             f"{list(x.shape)}")
         elif x.shape[1] != self.n_steps:
             raise ValueError(
                 f"expected {self.n_steps} time steps (dim 1) in input {seq}, got {x.shape[1]} "

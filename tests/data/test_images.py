@@ -220,10 +220,24 @@ def test_loader_settings_follow_the_contract(mnist_dir):
     train, val = dm.train_dataloader(), dm.val_dataloader()
     assert isinstance(train.sampler, EpochSeededRandomSampler)
     assert isinstance(val.sampler, SequentialSampler)
-    assert train.persistent_workers and train.num_workers == 2
+    # workers are re-created every epoch so they see the dataset's epoch (seeded augmentation)
+    assert not train.persistent_workers and train.num_workers == 2
     assert train.pin_memory == torch.cuda.is_available()
-    single = make(MNISTDataModule, data_dir, num_workers=0).train_dataloader()
-    assert not single.persistent_workers
+
+
+def test_augmentation_is_a_function_of_seed_epoch_and_sample_once_the_sampler_sets_the_epoch(
+    mnist_dir,
+):
+    data_dir, _ = mnist_dir
+    dm = make(MNISTDataModule, data_dir, augment=True)
+    loader = dm.train_dataloader()
+    sampler, ds = loader.sampler, dm.train_set
+    sampler.set_epoch(3)
+    first = ds[0][0]
+    torch.rand(100)  # unrelated draws from the global RNG change nothing
+    assert torch.equal(ds[0][0], first)
+    sampler.set_epoch(4)
+    assert not torch.equal(ds[0][0], first)
 
 
 def test_loader_before_setup_says_to_call_setup():

@@ -1,0 +1,135 @@
+"""Training-step cost of NA against the surrogate gradient, measured in the same run.
+
+For every registry architecture at its own T and paper batch size: milliseconds per training
+step (forward + loss + backward + AdamW step, the official recipe's clip and clamp included),
+with NA and with the surrogate gradient on the same network and data, their ratio, and memory:
+the bytes saved for backward (every tensor autograd keeps, counted by a saved-tensor hook: the
+activation memory) and, on CUDA, the peak allocated memory.
+
+Steps alternate NA / surrogate so that machine noise hits both alike; the median is reported.
+
+Usage::
+
+    python benchmarks/train_step.py                      # all models, table to stdout
+    python benchmarks/train_step.py --models nmnist-cnn fashionmnist-mlp --steps 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from bna_zoo.models import create_model, get_spec, list_models
+from bna_zoo.nn import LOSSES
+
+BATCH = {"mnist-cnn": 64, "nmnist-cnn": 32, "fashionmnist-mlp": 64, "fashionmnist-cnn": 50,
+         "cifar10-cnn": 50, "dvsgesture-cnn": 16}
+
+
+def make_step(name: str, gradient: str, batch: int, device: str, seed: int = 0):
+    """A closure running one training step; returns it and a function measuring saved bytes."""
+    torch.manual_seed(seed)
+    spec = get_spec(name)
+    net = create_model(name, gradient=gradient, rescale=gradient == "na").to(device)
+    loss_fn = LOSSES[spec.loss](**spec.loss_args) if spec.loss == "count" else LOSSES[spec.loss](
+        tau_s=spec.tau_s)
+    opt = torch.optim.AdamW(net.parameters(), lr=5e-4)
+    g = torch.Generator().manual_seed(seed)
+    if spec.input_kind == "events":
+        x = (torch.rand(batch, spec.n_steps, *spec.input_shape, generator=g) < 0.05).float()
+    else:
+        x = torch.randn(batch, *spec.input_shape, generator=g)
+    x = x.to(device)
+    y = torch.randint(0, net.num_classes, (batch,), generator=g).to(device)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(net(x), y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            for p in net.parameters():
+                p.clamp_(-4, 4)
+
+    def saved_bytes() -> int:
+        total = 0
+
+        def pack(t: torch.Tensor) -> torch.Tensor:
+            nonlocal total
+            total += t.numel() * t.element_size()
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            loss = loss_fn(net(x), y)
+        del loss
+        return total
+
+    return step, saved_bytes
+
+
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def bench(name: str, batch: int, steps: int, warmup: int, device: str) -> dict:
+    runs = {g: make_step(name, g, batch, device) for g in ("na", "surrogate")}
+    times: dict[str, list[float]] = {g: [] for g in runs}
+    peak: dict[str, float] = {}
+    for g, (step, _) in runs.items():
+        for _ in range(warmup):
+            step()
+    for _ in range(steps):
+        for g, (step, _) in runs.items():
+            if device == "cuda":
+                torch.cuda.reset_peak_memory_stats()
+            sync(device)
+            t0 = time.perf_counter()
+            step()
+            sync(device)
+            times[g].append(1e3 * (time.perf_counter() - t0))
+            if device == "cuda":
+                peak[g] = max(peak.get(g, 0.0), torch.cuda.max_memory_allocated() / 2**20)
+    med = {g: statistics.median(v) for g, v in times.items()}
+    saved = {g: runs[g][1]() / 2**20 for g in runs}
+    return {"name": name, "T": get_spec(name).n_steps, "batch": batch, "na_ms": med["na"],
+            "sg_ms": med["surrogate"], "ratio": med["na"] / med["surrogate"],
+            "na_mb": saved["na"], "sg_mb": saved["surrogate"],
+            "na_peak": peak.get("na"), "sg_peak": peak.get("surrogate")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="*", default=list_models())
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from bna_zoo.core.kernels import active_kernel
+
+    print(f"device {args.device}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
+          f"NA kernel: {active_kernel()}, {args.steps} timed steps (median)\n")
+    cols = "| model | T | batch | NA ms/step | surrogate ms/step | NA/surrogate | NA saved MB | " \
+           "surrogate saved MB |"
+    if args.device == "cuda":
+        cols += " NA peak MB | surrogate peak MB |"
+    print(cols)
+    print("|" + "---|" * (cols.count("|") - 1))
+    for name in args.models:
+        r = bench(name, BATCH.get(name, 32), args.steps, args.warmup, args.device)
+        line = (f"| {r['name']} | {r['T']} | {r['batch']} | {r['na_ms']:.1f} | {r['sg_ms']:.1f} | "
+                f"{r['ratio']:.2f} | {r['na_mb']:.1f} | {r['sg_mb']:.1f} |")
+        if args.device == "cuda":
+            line += f" {r['na_peak']:.0f} | {r['sg_peak']:.0f} |"
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()

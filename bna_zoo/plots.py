@@ -1,0 +1,80 @@
+"""Pictures of one sample going through a network: input frames, spike rasters, output PSC."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .models import spikes_from_psc
+
+MAX_RASTER_NEURONS = 400  # rows per raster: more would blur into grey at this figure size
+
+
+@torch.no_grad()
+def plot_sample(model, x: torch.Tensor, label: int | None, out: str | Path,
+                class_names: list[str] | None = None) -> Path:
+    """Write a PNG with the input, every spiking layer's raster and the output PSC.
+
+    Args:
+        model: a :class:`~bna_zoo.model.BNAModel`.
+        x: one sample, ``[C, H, W]`` (image) or ``[T, 2, H, W]`` (event frames).
+        label: its true class, shown in the title (or ``None``).
+        out: PNG path.
+        class_names: labels of the output classes.
+
+    Returns:
+        The written path.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    net = model.net.eval()
+    out_psc, trace = net.forward_with_trace(x.unsqueeze(0).float())
+    tau_s = net.neuron.tau_s
+    steps = net.n_steps
+    layers = list(trace.items())
+    n_frames = min(steps, 10) if x.dim() == 4 else 1
+    fig = plt.figure(figsize=(max(12, 1.3 * n_frames), 3 + 2.2 * (len(layers) + 1)))
+    grid = fig.add_gridspec(len(layers) + 2, n_frames, height_ratios=[1.2] + [1] * (len(layers) + 1))
+    for i in range(n_frames):
+        ax = fig.add_subplot(grid[0, i])
+        if x.dim() == 4:
+            t = i * steps // n_frames
+            frame = x[t, 1] - x[t, 0]  # ON minus OFF events
+            lim = max(float(frame.abs().max()), 1e-6)
+            ax.imshow(frame, cmap="bwr", vmin=-lim, vmax=lim)
+            ax.set_title(f"t={t}", fontsize=8)
+        else:
+            ax.imshow(x.permute(1, 2, 0).squeeze(-1), cmap="gray")
+            ax.set_title("input (repeated over T)", fontsize=8)
+        ax.axis("off")
+    for row, (name, psc) in enumerate(layers, start=1):
+        spikes = spikes_from_psc(psc, tau_s)[0].reshape(steps, -1)
+        active = spikes.sum(0) > 0
+        idx = torch.nonzero(active).flatten()[:MAX_RASTER_NEURONS]
+        ax = fig.add_subplot(grid[row, :])
+        tt, nn_ = torch.nonzero(spikes[:, idx], as_tuple=True)
+        ax.scatter(tt.numpy(), nn_.numpy(), s=2, c="k", marker="|")
+        rate = float(spikes.mean())
+        ax.set_ylabel(f"{name}\nneuron", fontsize=8)
+        ax.set_title(f"{name}: {spikes.shape[1]} neurons, {int(active.sum())} fired, "
+                     f"rate {rate:.3f} spikes/neuron/step (showing {len(idx)})", fontsize=8)
+        ax.set_xlim(-0.5, steps - 0.5)
+    ax = fig.add_subplot(grid[-1, :])
+    names = class_names or [str(c) for c in range(out_psc.shape[-1])]
+    pred = int(out_psc[0].sum(0).argmax())
+    for c in range(out_psc.shape[-1]):
+        ax.plot(out_psc[0, :, c].numpy(), lw=2.5 if c == pred else 1, label=names[c])
+    ax.set_xlabel("time step")
+    ax.set_ylabel("output PSC")
+    ax.legend(fontsize=7, ncol=min(11, len(names)), loc="upper left")
+    truth = f"label {names[label]}, " if label is not None else ""
+    fig.suptitle(f"{model.spec.name}: {truth}predicted {names[pred]}")
+    fig.tight_layout()
+    out = Path(out)
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return out

@@ -1,0 +1,43 @@
+"""Shared test helpers: a small separable classification task and an in-memory DataModule."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+
+def prototype_task(n: int, seed: int, shape=(1, 28, 28), classes: int = 10, noise: float = 0.7):
+    """``n`` noisy copies of ``classes`` fixed random prototypes (images ``[n, *shape]``)."""
+    g = torch.Generator().manual_seed(1234)  # the prototypes are the same for every split
+    protos = torch.randn(classes, *shape, generator=g)
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, classes, (n,), generator=g)
+    x = protos[y] + noise * torch.randn(n, *shape, generator=g)
+    return x, y
+
+
+class TensorDataModule(L.LightningDataModule):
+    """Train/val/test splits of :func:`prototype_task`; no shuffling (fixed, rank-splittable)."""
+
+    def __init__(self, n_train: int = 256, n_val: int = 128, batch_size: int = 32) -> None:
+        super().__init__()
+        self.batch_size = batch_size
+        self.train = TensorDataset(*prototype_task(n_train, seed=1))
+        self.val = TensorDataset(*prototype_task(n_val, seed=2))
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.train, batch_size=self.batch_size, shuffle=False)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.val, batch_size=self.batch_size)
+
+    def test_dataloader(self) -> DataLoader:
+        return DataLoader(self.val, batch_size=self.batch_size)
+
+
+def quiet_trainer(**kwargs) -> L.Trainer:
+    """A Trainer without logger, progress bar or summary; ``kwargs`` override."""
+    defaults = dict(logger=False, enable_progress_bar=False, enable_model_summary=False,
+                    enable_checkpointing=False, accelerator="cpu", devices=1)
+    return L.Trainer(**{**defaults, **kwargs})
