@@ -26,6 +26,7 @@ import hashlib
 import logging
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -61,7 +62,7 @@ def kernel_mode() -> str:
 
 
 def cache_dir() -> Path:
-    """Directory holding the compiled libraries."""
+    """Directory holding the compiled libraries (see the module docstring)."""
     root = os.environ.get("BNA_ZOO_CACHE")
     if root:
         return Path(root).expanduser() / "kernels"
@@ -70,14 +71,32 @@ def cache_dir() -> Path:
     return base / "bna_zoo" / "kernels"
 
 
-def _compiler() -> str | None:
+def _writable_cache_dir() -> Path:
+    """:func:`cache_dir`, or a private temporary directory when that is not writable (e.g. a
+    read-only home on a cluster node)."""
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    for path in (cache_dir(), Path(tempfile.gettempdir()) / f"bna_zoo-kernels-{uid}"):
+        try:
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError:
+            continue
+        # A shared directory another user could write to would let them plant a library.
+        if os.access(path, os.W_OK) and path.stat().st_uid == uid:
+            return path
+    raise OSError(f"no writable cache directory for the C kernels (tried {cache_dir()})")
+
+
+def _compiler() -> list[str] | None:
+    """The C compiler command: ``$CC`` (may carry arguments, e.g. ``ccache gcc``) or the first
+    of ``cc``, ``gcc``, ``clang`` on ``PATH``."""
     cc = os.environ.get("CC")
     if cc:
-        return shutil.which(cc) or cc
+        cmd = shlex.split(cc)
+        return [shutil.which(cmd[0]) or cmd[0], *cmd[1:]] if cmd else None
     for name in ("cc", "gcc", "clang"):
         found = shutil.which(name)
         if found:
-            return found
+            return [found]
     return None
 
 
@@ -105,23 +124,23 @@ def _flag_sets() -> list[list[str]]:
     return sets
 
 
-def _library_path(compiler: str, flags: list[str]) -> Path:
+def _library_path(compiler: list[str], flags: list[str]) -> Path:
+    """Cache path keyed by the sha256 of the sources, compiler command, flags and platform."""
     digest = hashlib.sha256()
     for src in _SOURCES:
         digest.update(src.read_bytes())
-    key = "\0".join([compiler, *flags, platform.machine(), sys.platform, str(_ABI_VERSION)])
+    key = "\0".join([*compiler, *flags, platform.machine(), sys.platform, str(_ABI_VERSION)])
     digest.update(key.encode())
     suffix = ".dll" if sys.platform == "win32" else ".so"
-    return cache_dir() / f"bna_cpu_{digest.hexdigest()[:32]}{suffix}"
+    return _writable_cache_dir() / f"bna_cpu_{digest.hexdigest()[:32]}{suffix}"
 
 
-def _compile(compiler: str, flags: list[str], target: Path) -> None:
+def _compile(compiler: list[str], flags: list[str], target: Path) -> None:
     """Build into a private temporary file, then rename: concurrent builders never collide."""
-    target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=target.stem + ".", suffix=".tmp", dir=target.parent)
     os.close(fd)
     try:
-        cmd = [compiler, *flags, "-shared", "-o", tmp, str(_SOURCES[0])]
+        cmd = [*compiler, *flags, "-shared", "-o", tmp, str(_SOURCES[0])]
         result = subprocess.run(
             cmd, capture_output=True, text=True, timeout=_COMPILE_TIMEOUT_S, check=False
         )
