@@ -225,6 +225,7 @@ class ArrayImageDataset(Dataset):
         self.indices = np.arange(len(images)) if indices is None else np.asarray(indices)
         self.seed = seed
         self.epoch: int | None = None
+        self._epoch_seed = 0
 
     def set_epoch(self, epoch: int) -> None:
         """Make random augmentation a function of ``(seed, epoch, sample)`` from now on.
@@ -234,6 +235,7 @@ class ArrayImageDataset(Dataset):
         DDP sampler) the transforms draw from the global RNG as usual.
         """
         self.epoch = epoch
+        self._epoch_seed = epoch_seed(self.seed, epoch)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -243,9 +245,16 @@ class ArrayImageDataset(Dataset):
         image = Image.fromarray(self.images[j])
         if self.epoch is None:
             return self.transform(image), int(self.labels[j])
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(epoch_seed(self.seed, self.epoch) ^ j)
+        # torchvision's transforms draw from the global CPU generator; seed it for this sample
+        # and restore it after (CPU generator only: torch.manual_seed would also touch CUDA and
+        # costs ~1 ms per call)
+        gen = torch.default_generator
+        state = gen.get_state()
+        gen.manual_seed(self._epoch_seed ^ j)
+        try:
             return self.transform(image), int(self.labels[j])
+        finally:
+            gen.set_state(state)
 
 
 # --------------------------------------------------------------------------- DataModules

@@ -1,0 +1,131 @@
+"""The bna-zoo command line: configs, fit on real-format data, fine-tuning, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bna_zoo.cli import main
+from bna_zoo.lightning_cli import BNAZooCLI
+from tests.data.conftest import write_idx_dataset
+
+CONFIGS = sorted(Path(__file__).resolve().parents[1].joinpath("configs").glob("*.yaml"))
+
+
+def test_there_is_one_config_per_registry_entry():
+    from bna_zoo import list_models
+
+    assert [p.stem for p in CONFIGS] == list_models()
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.stem)
+def test_every_config_parses_and_instantiates(config, tmp_path):
+    cli = BNAZooCLI.__new__(BNAZooCLI)
+    cli = BNAZooCLI(
+        __import__("bna_zoo.model", fromlist=["BNAModel"]).BNAModel,
+        __import__("lightning").LightningDataModule,
+        subclass_mode_data=True,
+        run=False,
+        args=["--config", str(config), "--trainer.logger", "false",
+              "--trainer.default_root_dir", str(tmp_path)],
+        save_config_kwargs={"overwrite": True},
+    )
+    assert cli.model.spec.name == config.stem
+    assert cli.model.net.num_classes == cli.datamodule.num_classes
+
+
+def test_print_config_round_trips(tmp_path, capsys):
+    config = Path(__file__).resolve().parents[1] / "configs" / "nmnist-cnn.yaml"
+    with pytest.raises(SystemExit):
+        main(["fit", "--config", str(config), "--print_config"])
+    first = capsys.readouterr().out
+    resolved = tmp_path / "resolved.yaml"
+    resolved.write_text(first)
+    with pytest.raises(SystemExit):
+        main(["fit", "--config", str(resolved), "--print_config"])
+    assert yaml.safe_load(capsys.readouterr().out) == yaml.safe_load(first)
+
+
+def _fit_args(config: str, data_dir: Path, root: Path, *extra: str) -> list[str]:
+    cfg = Path(__file__).resolve().parents[1] / "configs" / f"{config}.yaml"
+    overlay = root / "overlay.yaml"
+    overlay.write_text(yaml.safe_dump({
+        "trainer": {
+            "default_root_dir": str(root), "logger": False, "enable_progress_bar": False,
+            "callbacks": [{"class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+                           "init_args": {"dirpath": str(root / "ckpt"), "save_last": True,
+                                         "monitor": "val_acc", "mode": "max"}}],
+        },
+    }))
+    return ["fit", "--config", str(cfg), "--config", str(overlay),
+            "--data.init_args.data_dir", str(data_dir),
+            "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2",
+            "--trainer.limit_val_batches", "1", "--trainer.limit_test_batches", "1",
+            "--data.init_args.batch_size", "8", *extra]
+
+
+@pytest.mark.slow
+def test_fit_on_idx_files_tests_the_best_checkpoint_and_prints_where_it_is(tmp_path, capsys):
+    write_idx_dataset(tmp_path / "data" / "FashionMNIST" / "raw", n_train=40, n_test=16)
+    main(_fit_args("fashionmnist-mlp", tmp_path / "data", tmp_path,
+                   "--data.init_args.system_dir", "null", "--data.init_args.download", "false"))
+    out = capsys.readouterr().out
+    assert "test accuracy:" in out and str(tmp_path / "ckpt") in out
+    assert (tmp_path / "ckpt" / "last.ckpt").exists()
+    saved = list(tmp_path.rglob("config.yaml"))
+    assert saved, "the resolved config is saved beside the run"
+    # fine-tuning from that checkpoint with another class count
+    main(_fit_args("fashionmnist-mlp", tmp_path / "data", tmp_path / "tune",
+                   "--data.init_args.system_dir", "null", "--data.init_args.download", "false",
+                   "--model.pretrained", str(tmp_path / "ckpt" / "last.ckpt")))
+    assert "test accuracy:" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_fit_on_emulated_nmnist_files(tmp_path, capsys):
+    import numpy as np
+
+    from bna_zoo.data.digits import load_digits
+    from bna_zoo.data.emulate import emulate_dataset
+
+    images, labels = load_digits()
+    emulate_dataset(images[:16], labels[:16], str(tmp_path / "data"), "train", seed=0)
+    emulate_dataset(images[16:24], labels[16:24], str(tmp_path / "data"), "test", seed=0)
+    assert np.unique(labels[:16]).size > 1
+    main(_fit_args("nmnist-cnn", tmp_path / "data", tmp_path, "--data.init_args.download", "false",
+                   "--data.init_args.cache_dir", str(tmp_path / "cache")))
+    assert "test accuracy:" in capsys.readouterr().out
+
+
+def test_unknown_architecture_fails_before_training_with_the_choices(tmp_path):
+    with pytest.raises(KeyError, match="Available: .*nmnist-cnn"):
+        main(_fit_args("fashionmnist-mlp", tmp_path, tmp_path, "--model.name", "resnet-50"))
+
+
+def test_unknown_precision_fails_with_the_valid_choices(tmp_path, capsys):
+    # jsonargparse checks the Trainer's precision type itself and lists the accepted literals
+    with pytest.raises((SystemExit, ValueError)) as err:
+        main(_fit_args("fashionmnist-mlp", tmp_path, tmp_path, "--trainer.precision", "fp8"))
+    assert "bf16-mixed" in str(err.value) + capsys.readouterr().err
+
+
+def test_unknown_strategy_fails_with_the_valid_choices(tmp_path):
+    with pytest.raises(SystemExit, match="ddp_spawn"):
+        main(_fit_args("fashionmnist-mlp", tmp_path, tmp_path, "--trainer.strategy", "horovod"))
+
+
+def test_missing_dataset_offline_names_the_folder_before_training(tmp_path):
+    from bna_zoo.data.common import DatasetNotFoundError
+
+    with pytest.raises(DatasetNotFoundError, match=str(tmp_path / "nothing")):
+        main(_fit_args("fashionmnist-mlp", tmp_path / "nothing", tmp_path,
+                       "--data.init_args.system_dir", "null", "--data.init_args.download", "false"))
+
+
+def test_list_prints_every_registry_entry(capsys):
+    main(["list"])
+    out = capsys.readouterr().out
+    for name in ("mnist-cnn", "nmnist-cnn", "cifar10-cnn", "fashionmnist-mlp"):
+        assert f"| {name} |" in out
