@@ -104,7 +104,9 @@ def lif_forward(current: torch.Tensor, p: LIFParams) -> tuple[torch.Tensor, ...]
     from .kernels import cpu_kernel  # lazy: the kernels package imports this module
 
     if current.dim() == 2 and cpu_kernel.use_c(current):
-        return cpu_kernel.lif_forward_c(current, p)
+        outputs = cpu_kernel.lif_forward_c(current, p)
+        if outputs is not None:
+            return outputs
     steps = current.shape[0]
     u = torch.empty_like(current)
     s = torch.empty_like(current)
@@ -155,7 +157,9 @@ def reverse_filter(g: torch.Tensor, decay: float) -> torch.Tensor:
     from .kernels import cpu_kernel  # lazy: the kernels package imports this module
 
     if g.dim() == 2 and cpu_kernel.use_c(g):
-        return cpu_kernel.reverse_filter_c(g, decay)
+        e = cpu_kernel.reverse_filter_c(g, decay)
+        if e is not None:
+            return e
     e = torch.empty_like(g)
     acc = torch.zeros_like(g[0])
     for t in range(g.shape[0] - 1, -1, -1):

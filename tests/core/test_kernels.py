@@ -83,7 +83,7 @@ def test_c_forward_is_bitwise_equal_to_torch_forward(
     c_kernels, monkeypatch, steps: int, dtype: torch.dtype, p: LIFParams
 ) -> None:
     gen = torch.Generator().manual_seed(steps)
-    n = int(torch.randint(1, 3000, (1,), generator=gen))
+    n = int(torch.randint(1, 10_000, (1,), generator=gen))
     current = _currents(steps, n, seed=n, dtype=dtype)
     _mode(monkeypatch, "torch")
     expected = lif_forward(current, p)
@@ -206,7 +206,7 @@ def test_na_lif_with_c_kernels_matches_reference_loops(
 @pytest.mark.parametrize("steps", [5, 30])
 def test_c_surrogate_backward_is_bitwise_equal_to_torch(c_kernels, monkeypatch, steps: int) -> None:
     gen = torch.Generator().manual_seed(20 + steps)
-    shape = (4, steps, 3, 61)
+    shape = (4, steps, 3, 161)  # N = 1932: more than one surrogate chunk at T = 30
     current = torch.randn(shape, generator=gen) * 0.6 + 0.35
     grad = torch.randn(shape, generator=gen)
     res = _grads_both(monkeypatch, current, grad, gradient="surrogate", theta=0.7, tau_m=3.0)
@@ -223,20 +223,31 @@ def test_c_reverse_filter_is_bitwise_equal_to_torch(c_kernels, monkeypatch) -> N
     assert torch.equal(reverse_filter(g, 0.75), expected)
 
 
-def test_c_results_do_not_depend_on_the_thread_count(c_kernels) -> None:
+def test_c_results_do_not_depend_on_the_thread_count(c_kernels, monkeypatch) -> None:
+    """Several chunks of every kernel (4096 columns for the O(T) ones) plus a partial one."""
+    _mode(monkeypatch, "c")
     p = PARAMS[1]
-    current = _currents(30, 64 * 40 + 3, seed=7)
+    current = _currents(30, 2 * 4096 + 777, seed=7)
     big_e = torch.randn(current.shape, generator=torch.Generator().manual_seed(8))
     before = torch.get_num_threads()
     results = []
     try:
         for threads in (1, 2, 3):
             torch.set_num_threads(threads)
-            u, s, _ = lif_forward(current, p)
-            results.append(neighbor_loss_change(current, u, s, big_e, p))
+            u, s, a = lif_forward(current, p)
+            x = current[None].clone().requires_grad_(True)  # [B=1, T, N]
+            a_surr = na_lif(x, gradient="surrogate", tau_m=p.tau_m, tau_s=p.tau_s)
+            (surrogate,) = torch.autograd.grad(a_surr, x, big_e[None])
+            delta_loss = neighbor_loss_change(current, u, s, big_e, p)
+            results.append((u, s, a, reverse_filter(big_e, 0.5), surrogate, delta_loss))
     finally:
         torch.set_num_threads(before)
-    assert all(torch.equal(r, results[0]) for r in results[1:])
+    for other in results[1:]:
+        assert all(torch.equal(r, r0) for r, r0 in zip(other, results[0], strict=True))
+
+    _mode(monkeypatch, "torch")
+    expected = lif_forward(current, p)
+    assert all(torch.equal(r, r0) for r, r0 in zip(results[0][:3], expected, strict=True))
 
 
 def test_kernel_env_torch_gives_the_same_results_as_the_default(c_kernels, monkeypatch) -> None:

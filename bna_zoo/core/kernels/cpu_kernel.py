@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 _HERE = Path(__file__).resolve().parent
 _SOURCES = (_HERE / "cpu_lif.c", _HERE / "cpu_lif_impl.h")
-_ABI_VERSION = 1
+_ABI_VERSION = 2
 # -ffp-contract=off: no fused multiply-add, so every update rounds as the torch ops do.
 # -fno-trapping-math: lets GCC if-convert the threshold compares (it changes no values).
 _BASE_FLAGS = ["-O3", "-ftree-vectorize", "-ffp-contract=off", "-fno-trapping-math", "-fPIC"]
@@ -161,7 +161,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         r = _CTYPE[dtype]
         fwd = getattr(lib, f"bna_lif_forward_{suffix}")
         fwd.argtypes = [p, p, p, p, i64, i64, r, r, r, r, i32]
-        fwd.restype = None
+        fwd.restype = i32
         nbr = getattr(lib, f"bna_neighbor_loss_change_{suffix}")
         nbr.argtypes = [p, p, p, p, p, i64, i64, r, r, r, i32, ctypes.POINTER(i64)]
         nbr.restype = i32
@@ -170,7 +170,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         sur.restype = i32
         rev = getattr(lib, f"bna_reverse_filter_{suffix}")
         rev.argtypes = [p, p, i64, i64, r, i32]
-        rev.restype = None
+        rev.restype = i32
 
 
 @functools.cache
@@ -240,20 +240,21 @@ def _ptr(x: torch.Tensor) -> int:
     return x.data_ptr()
 
 
-def lif_forward_c(current: torch.Tensor, p: LIFParams) -> tuple[torch.Tensor, ...]:
+def lif_forward_c(current: torch.Tensor, p: LIFParams) -> tuple[torch.Tensor, ...] | None:
     """C version of :func:`bna_zoo.core.lif.lif_forward`; ``current`` ``[T, N]``.
 
     Returns:
-        ``(u, s, a)``, each ``[T, N]``, bitwise equal to the torch path.
+        ``(u, s, a)``, each ``[T, N]``, bitwise equal to the torch path; ``None`` if the kernel
+        could not allocate its scratch memory (the caller then takes the torch path).
     """
     lib = load_library()
     x = current.detach().contiguous()
     u, s, a = (torch.empty_like(x) for _ in range(3))
     steps, n = x.shape
     fn = getattr(lib, f"bna_lif_forward_{_SUFFIX[x.dtype]}")
-    fn(_ptr(x), _ptr(u), _ptr(s), _ptr(a), steps, n, p.decay_m, p.decay_s, 1.0 / p.tau_s,
-       p.theta, _threads())  # fmt: skip
-    return u, s, a
+    status = fn(_ptr(x), _ptr(u), _ptr(s), _ptr(a), steps, n, p.decay_m, p.decay_s,
+                1.0 / p.tau_s, p.theta, _threads())  # fmt: skip
+    return (u, s, a) if status == 0 else None
 
 
 def neighbor_loss_change_c(
@@ -311,12 +312,16 @@ def surrogate_backward_c(
     return grad if status == 0 else None
 
 
-def reverse_filter_c(g: torch.Tensor, decay: float) -> torch.Tensor:
-    """C version of :func:`bna_zoo.core.lif.reverse_filter`; ``g`` ``[T, N]``, bitwise equal."""
+def reverse_filter_c(g: torch.Tensor, decay: float) -> torch.Tensor | None:
+    """C version of :func:`bna_zoo.core.lif.reverse_filter`; ``g`` ``[T, N]``, bitwise equal.
+
+    Returns:
+        ``e``, ``[T, N]``, or ``None`` if the kernel could not allocate its scratch memory.
+    """
     lib = load_library()
     x = g.detach().contiguous()
     e = torch.empty_like(x)
     steps, n = x.shape
     fn = getattr(lib, f"bna_reverse_filter_{_SUFFIX[x.dtype]}")
-    fn(_ptr(x), _ptr(e), steps, n, decay, _threads())
-    return e
+    status = fn(_ptr(x), _ptr(e), steps, n, decay, _threads())
+    return e if status == 0 else None

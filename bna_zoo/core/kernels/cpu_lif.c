@@ -17,11 +17,18 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-/* Neurons per block: 128 floats = 16 AVX2 vectors per inner loop, which amortises the per-step
- * bookkeeping, while a block's neighbor state (2 x T x 128) still sits in L1/L2. */
+/* Neurons per block of the neighbor pass: 128 floats = 16 AVX2 vectors per inner loop, which
+ * amortises the per-step bookkeeping, while a block's neighbor state (2 x T x 128) still sits
+ * in L1/L2. */
 #ifndef BLOCK
 #define BLOCK 128
 #endif
+
+/* Chunk width of the memory-bound O(T) kernels: long unit-stride runs per row (16 KiB of
+ * float32) with their per-neuron state still in L1/L2. */
+#define STREAM_WIDTH 4096
+/* Bytes of per-thread scratch the surrogate kernel aims to keep in L2. */
+#define SCRATCH_BUDGET (256 * 1024)
 
 #if defined(_WIN32)
 #define BNA_EXPORT __declspec(dllexport)
@@ -45,8 +52,24 @@
 #define THREAD_ID() 0
 #endif
 
+/* Per-thread scratch: one slice of `per_thread` bytes per thread, each slice cache-line
+ * aligned; NULL when out of memory. On the heap: T can be large and OpenMP thread stacks are
+ * small. */
+static size_t slice_bytes(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+static char *alloc_slices(size_t per_thread, int threads) {
+  return (char *)malloc(per_thread * (size_t)(threads > 1 ? threads : 1));
+}
+
+/* Chunk width of the surrogate kernel, whose scratch holds u and keep as [T, width]: as wide as
+ * SCRATCH_BUDGET allows for this T, a multiple of 64 between 64 and STREAM_WIDTH. */
+static int64_t scratch_width(int64_t steps, size_t real_size) {
+  int64_t w = (int64_t)(SCRATCH_BUDGET / (real_size * (size_t)(2 * steps + 3))) / 64 * 64;
+  return w < 64 ? 64 : (w > STREAM_WIDTH ? STREAM_WIDTH : w);
+}
+
 /* Lets cpu_kernel.py check that the library it loaded is the one it expects. */
-BNA_EXPORT int bna_abi_version(void) { return 1; }
+BNA_EXPORT int bna_abi_version(void) { return 2; }
 
 /* Neurons per block, for tests that count the early exit's work. */
 BNA_EXPORT int bna_block_size(void) { return BLOCK; }

@@ -1,22 +1,30 @@
 /* Type-generic body of the fused CPU kernels; included by cpu_lif.c once per precision with
  * REAL (float or double) and SUFFIX(name) (appends _f32 or _f64) defined.
  *
- * Layout: every array is time-major [T, N], contiguous, element (t, n) at t * N + n.
- * Each kernel walks the neurons in blocks of BLOCK contiguous columns: the per-neuron state of a
- * block lives in small local arrays (or per-thread scratch), so the inner loops over the block's
- * neurons are unit-stride and vectorise, while the time loops stay sequential as the recursions
- * demand. OpenMP threads take whole blocks.
+ * Layout: every array is time-major [T, N], contiguous, element (t, n) at t * N + n. Every
+ * kernel splits the neurons into chunks of contiguous columns that OpenMP threads take whole;
+ * the per-neuron state of a chunk lives in per-thread scratch, so the inner loops over the
+ * chunk's neurons are unit-stride and vectorise, while the time loops stay sequential as the
+ * recursions demand. Two chunk widths:
+ *   - O(T) kernels (forward, reverse filter, surrogate) are memory-bound: wide chunks
+ *     (STREAM_WIDTH, or what fits the cache for the surrogate's [T, width] scratch) give long
+ *     unit-stride runs per row that the hardware prefetchers can follow;
+ *   - the O(T^2) neighbor pass is compute-bound: BLOCK columns, whose T neighbor states stay
+ *     in L1/L2 and whose neighbors can all finish early together.
  *
  * Rounding: every state update is written as the pure-torch path computes it, one rounding per
  * torch op (u = m * decay_m, then + I; no fused multiply-add: cpu_kernel.py compiles with
- * -ffp-contract=off), so spike decisions match the torch path bit for bit.
+ * -ffp-contract=off), so spikes and forward outputs match the torch path bit for bit.
+ *
+ * Entry points return 0, or -1 when the scratch memory could not be allocated (nothing useful
+ * was written then; the Python side falls back to torch).
  */
 
-/* One block of the LIF/PSC forward: u, s, a for neurons [n0, n0 + nb). */
-static void SUFFIX(forward_block)(const REAL *cur, REAL *u, REAL *s, REAL *a, int64_t steps,
-                                  int64_t n, int64_t n0, int nb, REAL decay_m, REAL decay_s,
-                                  REAL inv_tau_s, REAL theta) {
-  REAL m[BLOCK], syn[BLOCK];
+/* The LIF/PSC forward on neurons [n0, n0 + nb): u, s, a; m and syn are scratch of nb. */
+static void SUFFIX(forward_chunk)(const REAL *restrict cur, REAL *restrict u, REAL *restrict s,
+                                  REAL *restrict a, REAL *restrict m, REAL *restrict syn,
+                                  int64_t steps, int64_t n, int64_t n0, int nb, REAL decay_m,
+                                  REAL decay_s, REAL inv_tau_s, REAL theta) {
   for (int j = 0; j < nb; ++j) m[j] = syn[j] = 0;
   for (int64_t t = 0; t < steps; ++t) {
     const int64_t row = t * n + n0;
@@ -29,6 +37,21 @@ static void SUFFIX(forward_block)(const REAL *cur, REAL *u, REAL *s, REAL *a, in
       u[row + j] = ut;
       s[row + j] = st;
       a[row + j] = syn[j];
+    }
+  }
+}
+
+/* Anti-causal filter e[t] = g[t] + decay * e[t+1] (lif.reverse_filter) on neurons
+ * [n0, n0 + nb); acc is scratch of nb. */
+static void SUFFIX(reverse_chunk)(const REAL *restrict g, REAL *restrict e, REAL *restrict acc,
+                                  int64_t steps, int64_t n, int64_t n0, int nb, REAL decay) {
+  for (int j = 0; j < nb; ++j) acc[j] = 0;
+  for (int64_t t = steps - 1; t >= 0; --t) {
+    const int64_t row = t * n + n0;
+    for (int j = 0; j < nb; ++j) {
+      REAL decayed = acc[j] * decay;
+      acc[j] = decayed + g[row + j];
+      e[row + j] = acc[j];
     }
   }
 }
@@ -124,19 +147,23 @@ static int64_t SUFFIX(neighbor_block)(const REAL *restrict cur, const REAL *rest
   return work;
 }
 
-/* One block of the surrogate-gradient BPTT backward (see surrogate.py), forward recomputed into
- * the caller's scratch buffers ub, keep ([T, BLOCK] each) instead of [T, N] tensors. */
-static void SUFFIX(surrogate_block)(const REAL *cur, const REAL *g, REAL *grad, REAL *ub,
-                                    REAL *keep, int64_t steps, int64_t n, int64_t n0, int nb,
-                                    REAL decay_m, REAL decay_s, REAL tau_s, REAL theta,
-                                    REAL slope) {
-  REAL m[BLOCK], acc_e[BLOCK], gm[BLOCK];
+/* The surrogate-gradient BPTT backward (surrogate.py) on neurons [n0, n0 + nb) of a chunk of
+ * width w: the forward is recomputed into scratch (ub, keep: [T, w]; m, acc_e, gm: w) instead
+ * of [T, N] tensors, then one backward sweep does the reverse filter, the surrogate drive
+ * e / tau_s / (1 + slope |u - theta|)^2 and the membrane recursion, in torch's op order. */
+static void SUFFIX(surrogate_chunk)(const REAL *restrict cur, const REAL *restrict g,
+                                    REAL *restrict grad, REAL *restrict scratch, int64_t w,
+                                    int64_t steps, int64_t n, int64_t n0, int nb, REAL decay_m,
+                                    REAL decay_s, REAL tau_s, REAL theta, REAL slope) {
+  REAL *restrict ub = scratch, *restrict keep = ub + steps * w;
+  REAL *restrict m = keep + steps * w, *restrict acc_e = m + w, *restrict gm = acc_e + w;
   for (int j = 0; j < nb; ++j) m[j] = acc_e[j] = gm[j] = 0;
   for (int64_t t = 0; t < steps; ++t) {
-    REAL *ut = ub + t * BLOCK, *kt = keep + t * BLOCK;
+    REAL *restrict ut = ub + t * w, *restrict kt = keep + t * w;
+    const REAL *restrict cur_t = cur + t * n + n0;
     for (int j = 0; j < nb; ++j) {
       REAL leak = m[j] * decay_m;
-      REAL v = leak + cur[t * n + n0 + j];
+      REAL v = leak + cur_t[j];
       REAL k1 = v > theta ? (REAL)0 : (REAL)1;
       m[j] = v * k1;
       ut[j] = v;
@@ -144,55 +171,79 @@ static void SUFFIX(surrogate_block)(const REAL *cur, const REAL *g, REAL *grad, 
     }
   }
   for (int64_t t = steps - 1; t >= 0; --t) {
-    const REAL *ut = ub + t * BLOCK, *kt = keep + t * BLOCK;
-    const int64_t row = t * n + n0;
+    const REAL *restrict ut = ub + t * w, *restrict kt = keep + t * w;
+    const REAL *restrict g_t = g + t * n + n0;
+    REAL *restrict grad_t = grad + t * n + n0;
     for (int j = 0; j < nb; ++j) {
-      REAL decayed = acc_e[j] * decay_s; /* reverse_filter: e[t] = g[t] + decay_s * e[t+1] */
-      REAL et = decayed + g[row + j];
+      REAL decayed = acc_e[j] * decay_s; /* e[t] = g[t] + decay_s * e[t+1] */
+      REAL et = decayed + g_t[j];
       acc_e[j] = et;
       REAL dist = ut[j] - theta;
       dist = dist < 0 ? -dist : dist;
       REAL den = (REAL)1 + slope * dist;
       REAL drive = (et / tau_s) / (den * den);
       REAL gu = drive + gm[j] * kt[j];
-      grad[row + j] = gu;
+      grad_t[j] = gu;
       gm[j] = gu * decay_m;
     }
   }
 }
 
-/* Anti-causal filter e[t] = g[t] + decay * e[t+1] on [T, N] (lif.reverse_filter); each thread
- * owns whole neuron blocks, so the row-by-row recursion needs no state beyond e itself. */
-BNA_EXPORT void SUFFIX(bna_reverse_filter)(const REAL *g, REAL *e, int64_t steps, int64_t n,
-                                           REAL decay, int threads) {
-  const int64_t blocks = (n + BLOCK - 1) / BLOCK;
+BNA_EXPORT int SUFFIX(bna_lif_forward)(const REAL *cur, REAL *u, REAL *s, REAL *a,
+                                       int64_t steps, int64_t n, REAL decay_m, REAL decay_s,
+                                       REAL inv_tau_s, REAL theta, int threads) {
+  const int64_t chunks = (n + STREAM_WIDTH - 1) / STREAM_WIDTH;
+  const size_t per_thread = slice_bytes(sizeof(REAL) * 2 * STREAM_WIDTH);
+  char *scratch = alloc_slices(per_thread, threads);
+  if (scratch == NULL) return -1;
   PARALLEL_FOR_STATIC(threads)
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t n0 = b * BLOCK;
-    const int nb = (int)(n - n0 < BLOCK ? n - n0 : BLOCK);
-    REAL acc[BLOCK];
-    for (int j = 0; j < nb; ++j) acc[j] = 0;
-    for (int64_t t = steps - 1; t >= 0; --t) {
-      const int64_t row = t * n + n0;
-      for (int j = 0; j < nb; ++j) {
-        REAL decayed = acc[j] * decay;
-        acc[j] = decayed + g[row + j];
-        e[row + j] = acc[j];
-      }
-    }
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t n0 = c * STREAM_WIDTH;
+    const int nb = (int)(n - n0 < STREAM_WIDTH ? n - n0 : STREAM_WIDTH);
+    REAL *mine = (REAL *)(scratch + per_thread * (size_t)THREAD_ID());
+    SUFFIX(forward_chunk)(cur, u, s, a, mine, mine + STREAM_WIDTH, steps, n, n0, nb, decay_m,
+                          decay_s, inv_tau_s, theta);
   }
+  free(scratch);
+  return 0;
 }
 
-BNA_EXPORT void SUFFIX(bna_lif_forward)(const REAL *cur, REAL *u, REAL *s, REAL *a,
-                                        int64_t steps, int64_t n, REAL decay_m, REAL decay_s,
-                                        REAL inv_tau_s, REAL theta, int threads) {
-  const int64_t blocks = (n + BLOCK - 1) / BLOCK;
+BNA_EXPORT int SUFFIX(bna_reverse_filter)(const REAL *g, REAL *e, int64_t steps, int64_t n,
+                                          REAL decay, int threads) {
+  const int64_t chunks = (n + STREAM_WIDTH - 1) / STREAM_WIDTH;
+  const size_t per_thread = slice_bytes(sizeof(REAL) * STREAM_WIDTH);
+  char *scratch = alloc_slices(per_thread, threads);
+  if (scratch == NULL) return -1;
   PARALLEL_FOR_STATIC(threads)
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t n0 = b * BLOCK;
-    const int nb = (int)(n - n0 < BLOCK ? n - n0 : BLOCK);
-    SUFFIX(forward_block)(cur, u, s, a, steps, n, n0, nb, decay_m, decay_s, inv_tau_s, theta);
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t n0 = c * STREAM_WIDTH;
+    const int nb = (int)(n - n0 < STREAM_WIDTH ? n - n0 : STREAM_WIDTH);
+    REAL *mine = (REAL *)(scratch + per_thread * (size_t)THREAD_ID());
+    SUFFIX(reverse_chunk)(g, e, mine, steps, n, n0, nb, decay);
   }
+  free(scratch);
+  return 0;
+}
+
+BNA_EXPORT int SUFFIX(bna_surrogate_backward)(const REAL *cur, const REAL *g, REAL *grad,
+                                              int64_t steps, int64_t n, REAL decay_m,
+                                              REAL decay_s, REAL tau_s, REAL theta, REAL slope,
+                                              int threads) {
+  const int64_t w = scratch_width(steps, sizeof(REAL));
+  const int64_t chunks = (n + w - 1) / w;
+  const size_t per_thread = slice_bytes(sizeof(REAL) * (size_t)((2 * steps + 3) * w));
+  char *scratch = alloc_slices(per_thread, threads);
+  if (scratch == NULL) return -1;
+  PARALLEL_FOR_STATIC(threads)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t n0 = c * w;
+    const int nb = (int)(n - n0 < w ? n - n0 : w);
+    REAL *mine = (REAL *)(scratch + per_thread * (size_t)THREAD_ID());
+    SUFFIX(surrogate_chunk)(cur, g, grad, mine, w, steps, n, n0, nb, decay_m, decay_s, tau_s,
+                            theta, slope);
+  }
+  free(scratch);
+  return 0;
 }
 
 /* Returns 0 on success, -1 if the scratch memory could not be allocated (then nothing was
@@ -206,9 +257,8 @@ BNA_EXPORT int SUFFIX(bna_neighbor_loss_change)(const REAL *cur, const REAL *u, 
   /* Per thread: neighbor states m and accumulators acc ([T, BLOCK] each), then the live list.
    * On the heap: T can be large and OpenMP thread stacks are small. */
   const int64_t reals = 2 * steps * BLOCK;
-  size_t per_thread = sizeof(REAL) * (size_t)reals + sizeof(int) * (size_t)steps;
-  per_thread = (per_thread + 63) / 64 * 64; /* each thread's slice starts cache-line aligned */
-  char *scratch = (char *)malloc(per_thread * (size_t)(threads > 1 ? threads : 1));
+  const size_t per_thread = slice_bytes(sizeof(REAL) * (size_t)reals + sizeof(int) * (size_t)steps);
+  char *scratch = alloc_slices(per_thread, threads);
   if (scratch == NULL) return -1;
   int64_t total = 0;
   /* dynamic: the early exit makes the work per block data dependent */
@@ -223,29 +273,5 @@ BNA_EXPORT int SUFFIX(bna_neighbor_loss_change)(const REAL *cur, const REAL *u, 
   }
   free(scratch);
   if (work != NULL) *work = total;
-  return 0;
-}
-
-/* Returns 0 on success, -1 if the scratch memory could not be allocated (then nothing was
- * written and the caller falls back to torch). */
-BNA_EXPORT int SUFFIX(bna_surrogate_backward)(const REAL *cur, const REAL *g, REAL *grad,
-                                              int64_t steps, int64_t n, REAL decay_m,
-                                              REAL decay_s, REAL tau_s, REAL theta, REAL slope,
-                                              int threads) {
-  const int64_t blocks = (n + BLOCK - 1) / BLOCK;
-  const int64_t per_thread = 2 * steps * BLOCK; /* u and keep of one block, [T, BLOCK] each */
-  /* Heap scratch, one slice per thread: T can be large and OpenMP thread stacks are small. */
-  const size_t bytes = sizeof(REAL) * (size_t)(per_thread * (threads > 1 ? threads : 1));
-  REAL *scratch = (REAL *)malloc(bytes);
-  if (scratch == NULL) return -1;
-  PARALLEL_FOR_STATIC(threads)
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t n0 = b * BLOCK;
-    const int nb = (int)(n - n0 < BLOCK ? n - n0 : BLOCK);
-    REAL *mine = scratch + per_thread * THREAD_ID();
-    SUFFIX(surrogate_block)(cur, g, grad, mine, mine + steps * BLOCK, steps, n, n0, nb, decay_m,
-                            decay_s, tau_s, theta, slope);
-  }
-  free(scratch);
   return 0;
 }
