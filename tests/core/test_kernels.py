@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import sys
 import threading
 
 import pytest
@@ -301,6 +302,14 @@ def test_forcing_c_without_a_compiler_raises(fresh_library, monkeypatch) -> None
     _mode(monkeypatch, "c")
     with pytest.raises(RuntimeError, match="BNA_ZOO_KERNEL=c"):
         na_lif(torch.ones(1, 5, 3))
+
+
+def test_damaged_cached_library_is_rebuilt(c_kernels, fresh_library) -> None:
+    # Planted before anything is loaded: overwriting a mapped library would crash this process.
+    path = cpu_kernel._library_path(cpu_kernel._compiler(), cpu_kernel._flag_sets()[0])
+    path.write_bytes(b"not a shared library")
+    assert cpu_kernel.load_library() is not None
+    assert path.read_bytes()[:4] == b"\x7fELF" or sys.platform != "linux"
 
 
 def test_racing_builders_leave_one_loadable_library(c_kernels, fresh_library) -> None:

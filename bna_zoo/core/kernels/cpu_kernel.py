@@ -10,12 +10,15 @@ Environment:
     ``BNA_ZOO_KERNEL``: ``auto`` (default: C for CPU float32/float64 tensors, torch otherwise),
         ``torch`` (never use C) or ``c`` (like ``auto`` but raise if the C library is unusable).
     ``BNA_ZOO_CACHE``: cache root; the libraries go to ``$BNA_ZOO_CACHE/kernels``. Default
-        ``$XDG_CACHE_HOME/bna_zoo/kernels`` or ``~/.cache/bna_zoo/kernels``.
-    ``CC``: the C compiler (default ``cc``, then ``gcc``, then ``clang``).
+        ``$XDG_CACHE_HOME/bna_zoo/kernels`` or ``~/.cache/bna_zoo/kernels``; a private
+        directory under the system temp dir when that is not writable.
+    ``CC``: the C compiler command (default ``cc``, then ``gcc``, then ``clang``).
 
-The kernels reproduce the torch path's rounding (no fused multiply-add, one rounding per torch
-op), so spikes and forward outputs are bitwise identical to it; accumulated sums (ΔL) differ
-only in summation order.
+Kernels (time-major ``[T, N]``): the LIF/PSC forward, the reverse filter, the NA neighbor pass
+and the whole surrogate-gradient backward. They reproduce the torch path's rounding (no fused
+multiply-add, one rounding per torch op, same op order), so the forward outputs, the reverse
+filter and the surrogate gradient are bitwise identical to it; the NA loss changes ``ΔL`` are
+sums taken in another order and agree to rounding.
 """
 
 from __future__ import annotations
@@ -190,7 +193,11 @@ def load_library() -> ctypes.CDLL | None:
             path = _library_path(compiler, flags)
             if not path.exists():
                 _compile(compiler, flags, path)
-            lib = ctypes.CDLL(str(path))
+            try:
+                lib = ctypes.CDLL(str(path))
+            except OSError:  # a damaged cache entry: rebuild it once
+                _compile(compiler, flags, path)
+                lib = ctypes.CDLL(str(path))
             if lib.bna_abi_version() != _ABI_VERSION:
                 raise RuntimeError(f"{path} has ABI {lib.bna_abi_version()}, want {_ABI_VERSION}")
             _declare(lib)
