@@ -47,7 +47,8 @@ def _regular_currents(steps: int, n: int, seed: int) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed)
     level = 0.3 + 1.4 * torch.rand(1, n, generator=gen)
     x = level.expand(steps, n).clone()
-    # A few blocks of pure regular firers (the whole-block exit), the rest slightly jittered.
+    # The first 128 columns (one C block) fire purely regularly, so the whole block exits
+    # early; the rest is jittered slightly.
     jitter = 0.05 * torch.randn(steps, n, generator=gen)
     x[:, 128:] += jitter[:, 128:]
     return x
