@@ -142,20 +142,50 @@ class BNAModel(L.LightningModule):
         """
         return self.net(x)
 
+    def _input_transform(self, x) -> torch.Tensor:
+        """Apply the zoo entry's own input transform to raw data (see :meth:`predict`)."""
+        from .models.pretrained import get_pretrained
+
+        spec = get_pretrained(self.spec.name).input
+        if isinstance(x, np.ndarray) and x.dtype.names:
+            x = [x]
+        if isinstance(x, (list, tuple)) and all(
+            isinstance(e, np.ndarray) and e.dtype.names for e in x
+        ):
+            if spec.frames is None:
+                raise TypeError(f"{self.spec.name} takes images, not event recordings")
+            from .data.events import events_to_frames
+
+            return torch.from_numpy(np.stack([events_to_frames(e, **spec.frames) for e in x]))
+        x = torch.as_tensor(x)
+        if x.dtype == torch.uint8 and spec.kind == "image":
+            shape = (-1, 1, 1)
+            mean = torch.tensor(spec.mean).reshape(shape)
+            std = torch.tensor(spec.std).reshape(shape)
+            return (x.float() / 255 - mean) / std
+        return x
+
     @torch.no_grad()
-    def predict(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def predict(self, x) -> tuple[torch.Tensor, torch.Tensor]:
         """Class indices and scores (summed output PSC) for a batch or a single sample.
 
         Args:
             x: a batch ``[B, *sample]`` or one sample, where a sample is ``[C, H, W]`` for image
-                models and ``[T, 2, H, W]`` for event models.
+                models and ``[T, 2, H, W]`` frames for event models. Raw data goes through the
+                zoo entry's own transform first: uint8 images are normalised with the entry's
+                statistics, and event recordings (numpy structured arrays with ``x, y, t, p``,
+                one or a list) are binned exactly as in training.
 
         Returns:
             ``(indices [B], scores [B, classes])``; without the batch dim for a single sample.
         """
+        raw_events = isinstance(x, np.ndarray) and x.dtype.names is not None
+        x = self._input_transform(x)
         sample = (self.net.input_shape if self.spec.input_kind == "image"
                   else (self.net.n_steps, *self.net.input_shape))
-        single = x.dim() == len(sample)
+        single = x.dim() == len(sample) or (raw_events and x.shape[0] == 1)
+        if raw_events:
+            x = x[0]
         if single:
             x = x.unsqueeze(0)
         was_training = self.training

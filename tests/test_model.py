@@ -189,3 +189,35 @@ def test_two_process_ddp_matches_one_process_on_the_same_global_batch():
     two = _ddp_metrics(devices=2, batch=16, strategy="ddp_spawn")
     assert two["acc"] == pytest.approx(one["acc"], abs=1.5 / 128)
     assert math.isclose(two["loss"], one["loss"], rel_tol=1e-3)
+
+
+def test_predict_bins_raw_event_recordings_exactly_like_the_datamodule(tmp_path):
+    from bna_zoo.data.digits import load_digits
+    from bna_zoo.data.emulate import emulate_dataset
+    from bna_zoo.data.events import NMNISTDataModule
+    from bna_zoo.data.nmnist_io import find_split, read_sample
+
+    torch.manual_seed(0)
+    images, labels = load_digits()
+    emulate_dataset(images[:2], labels[:2], str(tmp_path), "test", seed=0)
+    emulate_dataset(images[:2], labels[:2], str(tmp_path), "train", seed=0)
+    dm = NMNISTDataModule(data_dir=str(tmp_path), download=False, batch_size=2)
+    dm.prepare_data()
+    dm.setup("test")
+    frames, _ = next(iter(dm.test_dataloader()))
+    raw = [read_sample(ref) for ref in find_split(str(tmp_path), "test")]
+    model = BNAModel("nmnist-cnn", arch_overrides={"conv_weight_scale": 8.0})
+    idx_raw, scores_raw = model.predict(raw)
+    idx, scores = model.predict(frames)
+    assert scores.abs().sum() > 0
+    torch.testing.assert_close(scores_raw, scores)
+    one_idx, one_scores = model.predict(raw[1])
+    torch.testing.assert_close(one_scores, scores[1])
+
+
+def test_predict_normalises_uint8_images_with_the_entry_statistics():
+    torch.manual_seed(0)
+    model = BNAModel("fashionmnist-mlp")
+    raw = torch.randint(0, 256, (3, 1, 28, 28), dtype=torch.uint8)
+    normalised = (raw.float() / 255 - 0.1307) / 0.3081
+    torch.testing.assert_close(model.predict(raw)[1], model.predict(normalised)[1])

@@ -115,6 +115,35 @@ class FrameSpec:
         return self.dense(*self.sparse(events))
 
 
+def events_to_frames(events: np.ndarray, sensor_size: tuple[int, int, int], n_steps: int,
+                     bin_us: int, binary: bool, paper_bins: bool = False,
+                     stabilize: bool = False, downsample: int = 1) -> np.ndarray:
+    """One raw recording to the frames a model was trained on (the DataModules' path).
+
+    Args:
+        events: structured ``[N]`` with fields ``x, y, t, p`` (t in microseconds), on the
+            original sensor grid (before ``downsample``).
+        sensor_size, n_steps, bin_us, binary, paper_bins: see :class:`FrameSpec`
+            (``sensor_size`` after downsampling).
+        stabilize: remove N-MNIST saccade motion first (tonic's ``stabilize``).
+        downsample: integer spatial pooling factor.
+
+    Returns:
+        float32 ``[T, P, H, W]``.
+    """
+    if stabilize:
+        from tonic.datasets.nmnist import stabilize as tonic_stabilize
+
+        events = tonic_stabilize(events.copy())  # tonic's stabilize edits its input in place
+    if downsample > 1:
+        events = events.copy()
+        events["x"] //= downsample
+        events["y"] //= downsample
+    spec = FrameSpec(tuple(sensor_size), n_steps, bin_us, binary, paper_bins, stabilize,
+                     downsample)
+    return spec.frames(events)
+
+
 class NMNISTSource:
     """N-MNIST recordings as checked events; picklable for DataLoader workers."""
 
