@@ -80,7 +80,7 @@ def bench(name: str, batch: int, steps: int, warmup: int, device: str) -> dict:
     runs = {g: make_step(name, g, batch, device) for g in ("na", "surrogate")}
     times: dict[str, list[float]] = {g: [] for g in runs}
     peak: dict[str, float] = {}
-    for g, (step, _) in runs.items():
+    for step, _ in runs.values():
         for _ in range(warmup):
             step()
     for _ in range(steps):

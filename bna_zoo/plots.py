@@ -38,7 +38,8 @@ def plot_sample(model, x: torch.Tensor, label: int | None, out: str | Path,
     layers = list(trace.items())
     n_frames = min(steps, 10) if x.dim() == 4 else 1
     fig = plt.figure(figsize=(max(12, 1.3 * n_frames), 3 + 2.2 * (len(layers) + 1)))
-    grid = fig.add_gridspec(len(layers) + 2, n_frames, height_ratios=[1.2] + [1] * (len(layers) + 1))
+    ratios = [1.2] + [1] * (len(layers) + 1)
+    grid = fig.add_gridspec(len(layers) + 2, n_frames, height_ratios=ratios)
     for i in range(n_frames):
         ax = fig.add_subplot(grid[0, i])
         if x.dim() == 4:

@@ -1,7 +1,7 @@
 """NA core: the LIF/PSC neuron and Backpropagated Neighborhood Aggregation. Imports only torch."""
 
 from .lif import LIFParams, lif_forward, psc_filter, reverse_filter
-from .na import GRADIENTS, VARIANTS, NALIF, na_lif, na_weighting
+from .na import GRADIENTS, NALIF, VARIANTS, na_lif, na_weighting
 from .rescale import LayerRescale
 from .surrogate import SurrogateLIF
 

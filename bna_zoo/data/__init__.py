@@ -1,4 +1,4 @@
-"""LightningDataModules: torchvision images and tonic event data; the one place events become tensors.
+"""LightningDataModules over torchvision images and tonic events (where events become tensors).
 
 Batches are ``(x, y)`` with ``y`` a ``[B]`` long tensor and ``x``:
 
