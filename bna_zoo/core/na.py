@@ -55,12 +55,13 @@ def na_weighting(
     Returns:
         δ, ``[T, N]``. At ``u == theta`` the inverse distance is ±inf and clamps to the clip.
     """
-    dist = theta - u
+    # in place on two buffers: this runs on every NA layer's [T, N] in every backward
+    inv = u.neg().add_(theta).reciprocal_()  # 1 / (theta - u); ±inf at u == theta
     if variant == "official":
-        weight = dist.pow(-3).clamp_(-OFFICIAL_CLIP, OFFICIAL_CLIP)
+        weight = inv.square().mul_(inv).clamp_(-OFFICIAL_CLIP, OFFICIAL_CLIP)
     else:
-        weight = dist.reciprocal().clamp_(-clip, clip)
-    return delta_loss * weight
+        weight = inv.clamp_(-clip, clip)
+    return weight.mul_(delta_loss)
 
 
 class NALIF(torch.autograd.Function):

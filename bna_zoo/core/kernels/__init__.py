@@ -34,3 +34,9 @@ def neighbor_loss_change(
         if delta_loss is not None:
             return delta_loss
     return neighbor_loss_change_torch(current, u, s, big_e, p)
+
+
+def active_kernel() -> str:
+    """Which neighbor kernel a contiguous CPU float32 tensor gets now: ``"c"`` or ``"torch"``."""
+    probe = torch.zeros(2, 4)
+    return "c" if cpu_kernel.use_c(probe) and cpu_kernel.load_library() is not None else "torch"
