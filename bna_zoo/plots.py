@@ -46,10 +46,10 @@ def plot_sample(model, x: torch.Tensor, label: int | None, out: str | Path,
             t = i * steps // n_frames
             frame = x[t, 1] - x[t, 0]  # ON minus OFF events
             lim = max(float(frame.abs().max()), 1e-6)
-            ax.imshow(frame, cmap="bwr", vmin=-lim, vmax=lim)
+            ax.imshow(frame.numpy(), cmap="bwr", vmin=-lim, vmax=lim)
             ax.set_title(f"t={t}", fontsize=8)
         else:
-            ax.imshow(x.permute(1, 2, 0).squeeze(-1), cmap="gray")
+            ax.imshow(x.permute(1, 2, 0).squeeze(-1).numpy(), cmap="gray")
             ax.set_title("input (repeated over T)", fontsize=8)
         ax.axis("off")
     for row, (name, psc) in enumerate(layers, start=1):
