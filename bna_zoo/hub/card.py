@@ -31,7 +31,8 @@ TEMPLATE_DIRS = (
     # a built wheel: package data
     Path(__file__).resolve().parents[1] / "model_cards",
 )
-TRAINING_FIELDS = ("command", "eval_command", "hardware", "wall_time", "epochs", "seed")
+TRAINING_FIELDS = ("command", "eval_command", "hardware", "wall_time", "epochs", "seed",
+                   "history", "data_note")
 _METRIC_ALIASES = {"test_acc": "accuracy", "test_rate": "firing_rate", "test_loss": "loss"}
 
 
@@ -117,7 +118,9 @@ def card_values(model: BNAModel, metrics: dict[str, float] | None = None,
         "reference_text": f"{ref[1]:.2f}% ({ref[0]}, {ref[2]})" if ref else "none published",
         "bna_zoo_version": _version(),
     }
-    values.update({k: _text(training.get(k)) for k in TRAINING_FIELDS})
+    values.update({k: _text(training.get(k)) for k in TRAINING_FIELDS if k != "data_note"})
+    # free prose about the data (e.g. emulated events); empty when there is nothing to add
+    values["data_note"] = str(training.get("data_note") or "")
     for k in ("command", "eval_command"):  # shell lines read best as code
         if training.get(k) is not None:
             values[k] = f"`{training[k]}`"

@@ -92,7 +92,8 @@ def save_pretrained(model: BNAModel, directory: str | os.PathLike, *,
         labels: class names (default: the zoo entry's when the class count matches).
         repo_id: Hub repo the card points to (default ``bna-zoo/<name>``).
         **card_fields: how the run was made: ``command``, ``eval_command``, ``hardware``,
-            ``wall_time``, ``epochs``, ``seed``.
+            ``wall_time``, ``epochs``, ``seed``, ``history`` (best/final accuracy over the
+            run), ``data_note`` (a paragraph about the training data).
 
     Returns:
         The folder.
