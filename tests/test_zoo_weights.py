@@ -1,0 +1,62 @@
+"""Shipped zoo weights reproduce their cards exactly (same weights, same data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bna_zoo.data.images import DEBIAN_FASHION_MNIST_DIR
+from bna_zoo.model import BNAModel
+from bna_zoo.models.pretrained import PRETRAINED, get_pretrained
+from bna_zoo.zoo_commands import datamodule_for_entry, evaluate
+
+SHIPPED = sorted(n for n, e in PRETRAINED.items() if e.shipped)
+
+
+def _data_dir(name: str, tmp_path: Path) -> str:
+    entry = get_pretrained(name)
+    if entry.dataset == "Fashion-MNIST":
+        if not Path(DEBIAN_FASHION_MNIST_DIR).is_dir():
+            pytest.skip("needs Debian's dataset-fashion-mnist (.ci/run installs it)")
+        return str(tmp_path)  # the DataModule imports the system copy into it
+    if name == "nmnist-cnn":
+        # the card's test split: the 2,000 held-out shipped digits, emulated with seed 0
+        from bna_zoo.data.digits import load_digits, split_digits
+        from bna_zoo.data.emulate import emulate_dataset
+
+        images, labels = load_digits()
+        _, _, te_x, te_y = split_digits(images, labels, 0.2, 0)
+        emulate_dataset(te_x, te_y, str(tmp_path), "test", seed=0)
+        return str(tmp_path)
+    pytest.skip(f"no offline test data for {name}")
+
+
+def test_every_shipped_entry_has_measured_results_and_a_command():
+    for name in SHIPPED:
+        r = get_pretrained(name).results
+        assert r.accuracy is not None and r.command and r.eval_command, name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_entry_reproduces_its_card_test_accuracy_exactly(name, tmp_path):
+    model = BNAModel.from_pretrained(name)
+    dm = datamodule_for_entry(name, _data_dir(name, tmp_path), batch_size=200)
+    measured = evaluate(model, dm)
+    assert measured["accuracy"] == get_pretrained(name).results.accuracy
+    card = (get_pretrained(name).shipped_dir / "README.md").read_text()
+    assert f"{100 * measured['accuracy']:.2f}%" in card
+
+
+@pytest.mark.slow
+def test_bna_zoo_eval_prints_the_table_with_the_reference_number(tmp_path, capsys):
+    from bna_zoo.cli import main
+
+    if "fashionmnist-mlp" not in SHIPPED:
+        pytest.skip("fashionmnist-mlp weights are not shipped")
+    main(["eval", "fashionmnist-mlp", "--data-dir", _data_dir("fashionmnist-mlp", tmp_path)])
+    out = capsys.readouterr().out
+    acc = get_pretrained("fashionmnist-mlp").results.accuracy
+    assert f"| fashionmnist-mlp | {100 * acc:.2f}% | 5 |" in out
+    assert "89.92%" in out
