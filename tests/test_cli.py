@@ -50,6 +50,7 @@ def test_print_config_round_trips(tmp_path, capsys):
 
 def _fit_args(config: str, data_dir: Path, root: Path, *extra: str) -> list[str]:
     cfg = Path(__file__).resolve().parents[1] / "configs" / f"{config}.yaml"
+    root.mkdir(parents=True, exist_ok=True)
     overlay = root / "overlay.yaml"
     overlay.write_text(yaml.safe_dump({
         "trainer": {
