@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import torch
 
-from .kernels import neighbor_loss_change
+from .kernels import na_backward, neighbor_loss_change
 from .lif import (
     LIFParams,
     check_current,
@@ -89,11 +89,16 @@ class NALIF(torch.autograd.Function):
     def backward(ctx, grad_a: torch.Tensor):  # type: ignore[override]
         (current,) = ctx.saved_tensors
         p, variant, clip, rescale, is_output, name = ctx.cfg
-        u, s, _ = lif_forward(current, p)
-        w = reverse_filter(grad_a, p.decay_s) if variant == "official" else grad_a
-        big_e = reverse_filter(w, p.decay_s)
-        loss_change = neighbor_loss_change(current, u, s, big_e, p)
-        delta = na_weighting(loss_change, u, p.theta, variant, clip)
+        # The fused C kernel when it applies (CPU float32/float64): the same arithmetic in one
+        # pass per block of neurons, writing only δ. Otherwise the composition below.
+        bound = OFFICIAL_CLIP if variant == "official" else clip
+        delta = na_backward(current, grad_a, p, variant, bound)
+        if delta is None:
+            u, s, _ = lif_forward(current, p)
+            w = reverse_filter(grad_a, p.decay_s) if variant == "official" else grad_a
+            big_e = reverse_filter(w, p.decay_s)
+            loss_change = neighbor_loss_change(current, u, s, big_e, p)
+            delta = na_weighting(loss_change, u, p.theta, variant, clip)
         if rescale is not None:
             delta = rescale.apply(delta, is_output, name)
         return delta, None, None, None, None, None, None

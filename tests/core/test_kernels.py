@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from bna_zoo.core import LIFParams, na_lif
-from bna_zoo.core.kernels import cpu_kernel, neighbor_loss_change
+from bna_zoo.core.kernels import cpu_kernel, na_backward, neighbor_loss_change
 from bna_zoo.core.kernels.torch_kernel import neighbor_loss_change_torch
 from bna_zoo.core.lif import lif_forward, reverse_filter
+from bna_zoo.core.na import OFFICIAL_CLIP, na_weighting
 from bna_zoo.core.reference import na_reference, simulate
 
 PARAMS = [
@@ -270,6 +271,145 @@ def test_unsupported_tensors_take_the_torch_path(c_kernels, monkeypatch) -> None
     assert not cpu_kernel.use_c(torch.empty(5, 0))
     with torch.enable_grad():  # C builds no graph: leave autograd semantics to torch
         assert not cpu_kernel.use_c(x.clone().requires_grad_(True))
+
+
+def _na_unfused(
+    current: torch.Tensor, grad: torch.Tensor, p: LIFParams, variant: str, clip: float
+) -> torch.Tensor:
+    """``NALIF.backward``'s composition (before the rescale) under the current kernel mode."""
+    u, s, _ = lif_forward(current, p)
+    w = reverse_filter(grad, p.decay_s) if variant == "official" else grad
+    loss_change = neighbor_loss_change(current, u, s, reverse_filter(w, p.decay_s), p)
+    return na_weighting(loss_change, u, p.theta, variant, clip)
+
+
+def _na_fused(
+    current: torch.Tensor, grad: torch.Tensor, p: LIFParams, variant: str, clip: float
+) -> torch.Tensor:
+    bound = OFFICIAL_CLIP if variant == "official" else clip
+    delta = na_backward(current, grad, p, variant, bound)
+    assert delta is not None, "the fused kernel should apply to these tensors"
+    return delta
+
+
+# N: one neuron, one block minus one, several blocks plus a partial one (blocks of 128).
+@pytest.mark.parametrize("n", [1, 127, 3 * 128 + 37])
+@pytest.mark.parametrize("steps", [1, 5, 30])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("variant", ["official", "paper"])
+def test_fused_na_backward_equals_unfused_composition(
+    c_kernels, monkeypatch, variant: str, dtype: torch.dtype, steps: int, n: int
+) -> None:
+    _mode(monkeypatch, "c")
+    for i, p in enumerate(PARAMS):
+        current = _currents(steps, n, seed=100 * steps + n + i, dtype=dtype)
+        current[:, 1::11] = p.theta  # u == theta exactly at t = 0 and after every spike
+        grad = torch.randn(steps, n, generator=torch.Generator().manual_seed(i), dtype=dtype)
+        fused = _na_fused(current, grad, p, variant, clip=2.0)
+        # Same arithmetic in the same order as the C composition: bitwise, float32 included.
+        assert torch.equal(fused, _na_unfused(current, grad, p, variant, clip=2.0))
+        # The early exit does the same work as the unfused neighbor pass.
+        u, s, _ = lif_forward(current, p)
+        w = reverse_filter(grad, p.decay_s) if variant == "official" else grad
+        big_e = reverse_filter(w, p.decay_s)
+        _, work = cpu_kernel.neighbor_loss_change_c_with_work(current, u, s, big_e, p)
+        bound = OFFICIAL_CLIP if variant == "official" else 2.0
+        _, fused_work = cpu_kernel.na_backward_c_with_work(
+            current, grad, p, variant == "official", bound
+        )
+        assert fused_work == work
+        # Against the pure-torch composition the ΔL sums run in another order.
+        _mode(monkeypatch, "torch")
+        torch_path = _na_unfused(current, grad, p, variant, clip=2.0)
+        _mode(monkeypatch, "c")
+        rtol = 1e-5 if dtype == torch.float32 else 1e-12
+        _assert_close_scaled(fused, torch_path, rtol=rtol)
+
+
+@pytest.mark.parametrize(("steps", "n"), [(1, 130), (5, 130), (30, 131)])
+@pytest.mark.parametrize("variant", ["official", "paper"])
+def test_fused_na_backward_matches_reference_loops_in_float64(
+    c_kernels, monkeypatch, variant: str, steps: int, n: int
+) -> None:
+    _mode(monkeypatch, "c")
+    p = PARAMS[2]
+    current = _currents(steps, n, seed=steps, dtype=torch.float64)
+    grad = torch.randn(steps, n, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    delta = _na_fused(current, grad, p, variant, clip=3.0)
+    # reference loops on [B = 1, T, N]
+    _, delta_ref = na_reference(
+        current[None], grad[None], p.tau_m, p.tau_s, p.theta, variant, clip=3.0
+    )
+    torch.testing.assert_close(delta, delta_ref[0], rtol=1e-10, atol=1e-10)
+    assert delta.abs().sum() > 0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("variant", ["official", "paper"])
+def test_fused_na_backward_clamps_at_u_equal_theta(
+    c_kernels, monkeypatch, variant: str, dtype: torch.dtype
+) -> None:
+    _mode(monkeypatch, "c")
+    p = LIFParams(tau_m=5.0, tau_s=2.0, theta=1.0)
+    # u = theta at t = 0 (from rest) and t = 2 (after the reset of t = 1's spike)
+    current = torch.tensor([[1.0, 0.2], [1.5, 0.3], [1.0, -0.4], [0.4, 0.9]], dtype=dtype)
+    grad = torch.tensor([[0.5, -1.0], [-2.0, 0.7], [1.5, 0.3], [0.8, -0.6]], dtype=dtype)
+    u, s, _ = lif_forward(current, p)
+    at_theta = u == p.theta
+    assert at_theta[0, 0] and at_theta[2, 0] and at_theta.sum() == 2
+    clip = 3.0
+    bound = OFFICIAL_CLIP if variant == "official" else clip
+    delta = _na_fused(current, grad, p, variant, clip)
+    assert torch.isfinite(delta).all()
+    w = reverse_filter(grad, p.decay_s) if variant == "official" else grad
+    loss_change = neighbor_loss_change(current, u, s, reverse_filter(w, p.decay_s), p)
+    # theta - u == +0: the inverse distance is +inf and clamps to +bound
+    assert torch.equal(delta[at_theta], loss_change[at_theta] * bound)
+    assert (loss_change[at_theta] != 0).all()
+    assert torch.equal(delta, _na_unfused(current, grad, p, variant, clip))
+
+
+def test_fused_na_backward_does_not_depend_on_the_thread_count(c_kernels, monkeypatch) -> None:
+    _mode(monkeypatch, "c")
+    p = PARAMS[1]
+    current = _currents(30, 9 * 128 + 5, seed=13)
+    grad = torch.randn(current.shape, generator=torch.Generator().manual_seed(14))
+    before = torch.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            results.append(_na_fused(current, grad, p, "official", clip=10.0))
+    finally:
+        torch.set_num_threads(before)
+    assert all(torch.equal(r, results[0]) for r in results[1:])
+
+
+@pytest.mark.parametrize("variant", ["official", "paper"])
+def test_fused_na_backward_falls_back_to_the_torch_composition(
+    c_kernels, monkeypatch, variant: str
+) -> None:
+    p = LIFParams(tau_m=8.0, tau_s=4.0, theta=1.0)
+    gen = torch.Generator().manual_seed(15)
+    current = torch.randn(2, 5, 300, generator=gen) * 0.6 + 0.35
+    grad = torch.randn(2, 5, 300, generator=gen)
+    flat, flat_grad = (x.transpose(0, 1).reshape(5, -1).contiguous() for x in (current, grad))
+    _mode(monkeypatch, "torch")
+    assert na_backward(flat, flat_grad, p, variant, 2.0) is None
+    expected = _na_unfused(flat, flat_grad, p, variant, clip=2.0)  # the pure-torch kernels
+    res = _grads_both(
+        monkeypatch, current, grad, modes=("torch", "auto"), variant=variant, clip=2.0,
+        tau_m=p.tau_m, tau_s=p.tau_s,
+    )  # fmt: skip
+    torch_grad = res["torch"][1].transpose(0, 1).reshape(5, -1)
+    assert torch.equal(torch_grad, expected)
+    _assert_close_scaled(res["auto"][1], res["torch"][1], rtol=1e-5)
+    # Tensors the C kernels do not take: the composition, not an error.
+    _mode(monkeypatch, "c")
+    assert na_backward(flat.half(), flat_grad.half(), p, variant, 2.0) is None
+    assert na_backward(flat, flat_grad.double(), p, variant, 2.0) is None
+    with torch.enable_grad():
+        assert na_backward(flat.requires_grad_(True), flat_grad, p, variant, 2.0) is None
 
 
 @pytest.fixture

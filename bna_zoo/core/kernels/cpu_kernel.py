@@ -14,11 +14,14 @@ Environment:
         directory under the system temp dir when that is not writable.
     ``CC``: the C compiler command (default ``cc``, then ``gcc``, then ``clang``).
 
-Kernels (time-major ``[T, N]``): the LIF/PSC forward, the reverse filter, the NA neighbor pass
-and the whole surrogate-gradient backward. They reproduce the torch path's rounding (no fused
-multiply-add, one rounding per torch op, same op order), so the forward outputs, the reverse
-filter and the surrogate gradient are bitwise identical to it; the NA loss changes ``ΔL`` are
-sums taken in another order and agree to rounding.
+Kernels (time-major ``[T, N]``): the LIF/PSC forward, the reverse filter, the NA neighbor pass,
+the whole NA backward (forward recomputation, reverse filters, neighbor pass and distance
+weighting fused per block of neurons) and the whole surrogate-gradient backward. They reproduce
+the torch path's rounding (no fused multiply-add, one rounding per torch op, same op order), so
+the forward outputs, the reverse filter and the surrogate gradient are bitwise identical to it;
+the NA loss changes ``ΔL`` are sums taken in another order and agree to rounding, and the fused
+NA backward is bitwise identical to composing the C forward, reverse filter and neighbor pass
+with ``na.na_weighting``.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ log = logging.getLogger(__name__)
 
 _HERE = Path(__file__).resolve().parent
 _SOURCES = (_HERE / "cpu_lif.c", _HERE / "cpu_lif_impl.h")
-_ABI_VERSION = 2
+_ABI_VERSION = 3
 # -ffp-contract=off: no fused multiply-add, so every update rounds as the torch ops do.
 # -fno-trapping-math: lets GCC if-convert the threshold compares (it changes no values).
 _BASE_FLAGS = ["-O3", "-ftree-vectorize", "-ffp-contract=off", "-fno-trapping-math", "-fPIC"]
@@ -174,6 +177,9 @@ def _declare(lib: ctypes.CDLL) -> None:
         rev = getattr(lib, f"bna_reverse_filter_{suffix}")
         rev.argtypes = [p, p, i64, i64, r, i32]
         rev.restype = i32
+        nab = getattr(lib, f"bna_na_backward_{suffix}")
+        nab.argtypes = [p, p, p, i64, i64, r, r, r, r, i32, r, i32, ctypes.POINTER(i64)]
+        nab.restype = i32
 
 
 @functools.cache
@@ -332,3 +338,40 @@ def reverse_filter_c(g: torch.Tensor, decay: float) -> torch.Tensor | None:
     fn = getattr(lib, f"bna_reverse_filter_{_SUFFIX[x.dtype]}")
     status = fn(_ptr(x), _ptr(e), steps, n, decay, _threads())
     return e if status == 0 else None
+
+
+def na_backward_c(
+    current: torch.Tensor, grad_a: torch.Tensor, p: LIFParams, official: bool, clip: float
+) -> torch.Tensor | None:
+    """C version of ``NALIF.backward`` before the layer rescale; ``current``, ``grad_a`` ``[T, N]``.
+
+    Per block of neurons it recomputes ``u`` and ``s``, reverse-filters ``grad_a`` once (paper)
+    or twice (official), runs the neighbor pass and applies the distance weighting, writing only
+    δ: one ``[T, N]`` allocation, everything else in per-thread scratch.
+
+    Args:
+        official: the official variant (``E`` from the twice-filtered gradient, cubed inverse
+            distance) rather than the paper's (``E`` from the once-filtered gradient, power 1).
+        clip: the weight's clamp bound (the official variant's is ``na.OFFICIAL_CLIP``).
+
+    Returns:
+        δ, ``[T, N]``, or ``None`` if the kernel could not allocate its scratch memory (the
+        caller then takes the unfused path).
+    """
+    return na_backward_c_with_work(current, grad_a, p, official, clip)[0]
+
+
+def na_backward_c_with_work(
+    current: torch.Tensor, grad_a: torch.Tensor, p: LIFParams, official: bool, clip: float
+) -> tuple[torch.Tensor | None, int]:
+    """:func:`na_backward_c` plus the neighbor pass's work (as
+    :func:`neighbor_loss_change_c_with_work`), for tests and benchmarks."""
+    lib = load_library()
+    x, g = (t.detach().contiguous() for t in (current, grad_a))
+    delta = torch.empty_like(x)
+    steps, n = x.shape
+    work = ctypes.c_int64(0)
+    fn = getattr(lib, f"bna_na_backward_{_SUFFIX[x.dtype]}")
+    status = fn(_ptr(x), _ptr(g), _ptr(delta), steps, n, p.decay_m, p.decay_s, 1.0 / p.tau_s,
+                p.theta, int(official), clip, _threads(), ctypes.byref(work))  # fmt: skip
+    return (delta if status == 0 else None), work.value

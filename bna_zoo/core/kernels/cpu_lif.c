@@ -1,4 +1,5 @@
-/* Fused CPU kernels for the LIF/PSC neuron and NA: forward, NA neighbor pass, surrogate BPTT.
+/* Fused CPU kernels for the LIF/PSC neuron and NA: forward, NA neighbor pass, whole NA
+ * backward, surrogate BPTT.
  *
  * Compiled on first use by cpu_kernel.py (system C compiler, -O3 -ffp-contract=off, OpenMP if
  * available) and called through ctypes; the pure-torch kernels stay the reference and fallback.
@@ -8,8 +9,10 @@
  *   bna_neighbor_loss_change(cur, u, s, E, out, T, N, decay_m, 1/tau_s, theta, threads, work)
  *   bna_surrogate_backward(cur, g, grad, T, N, decay_m, decay_s, tau_s, theta, slope, threads)
  *   bna_reverse_filter(g, e, T, N, decay, threads)
+ *   bna_na_backward(cur, g, delta, T, N, decay_m, decay_s, 1/tau_s, theta, official, clip,
+ *                   threads, work)
  *
- * The semantics are those of lif.py, kernels/torch_kernel.py and surrogate.py; see
+ * The semantics are those of lif.py, kernels/torch_kernel.py, na.py and surrogate.py; see
  * cpu_lif_impl.h for the loops.
  */
 
@@ -69,7 +72,7 @@ static int64_t scratch_width(int64_t steps, size_t real_size) {
 }
 
 /* Lets cpu_kernel.py check that the library it loaded is the one it expects. */
-BNA_EXPORT int bna_abi_version(void) { return 2; }
+BNA_EXPORT int bna_abi_version(void) { return 3; }
 
 /* Neurons per block, for tests that count the early exit's work. */
 BNA_EXPORT int bna_block_size(void) { return BLOCK; }

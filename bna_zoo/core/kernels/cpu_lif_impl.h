@@ -76,27 +76,32 @@ static void SUFFIX(reverse_chunk)(const REAL *restrict g, REAL *restrict e, REAL
  * Both hold only because u, s come from the same arithmetic (lif_forward). Once every neuron
  * of the block is finished for neighbor k, k leaves the live list and its ΔL is written.
  *
+ * Layout: the pointers point at the block's first column; row t of cur is cur + t * ldc, of
+ * u, s and e is + t * ld, of out is + t * ldo (the global [T, N] arrays with ld = N, or the
+ * fused backward's [T, BLOCK] scratch).
+ *
  * Returns the number of (neighbor, step) pairs simulated, for tests of the early exit.
  */
-static int64_t SUFFIX(neighbor_block)(const REAL *restrict cur, const REAL *restrict u,
-                                      const REAL *restrict s, const REAL *restrict e,
-                                      REAL *restrict out, REAL *restrict m, REAL *restrict acc,
-                                      int *restrict live, int64_t steps, int64_t n, int64_t n0,
-                                      int nb, REAL decay_m, REAL inv_tau_s, REAL theta) {
+static int64_t SUFFIX(neighbor_block)(const REAL *restrict cur, int64_t ldc,
+                                      const REAL *restrict u, const REAL *restrict s,
+                                      const REAL *restrict e, int64_t ld, REAL *restrict out,
+                                      int64_t ldo, REAL *restrict m, REAL *restrict acc,
+                                      int *restrict live, int64_t steps, int nb, REAL decay_m,
+                                      REAL inv_tau_s, REAL theta) {
   int last[BLOCK]; /* last step at which the original fires, -1 if never */
   /* At the current step: mo = the original's post-step state (test a); below = mo if the
    * original fires no more, else -inf (test b, folded into one compare per neighbor). */
   REAL mo[BLOCK], below[BLOCK];
   for (int j = 0; j < nb; ++j) last[j] = -1;
   for (int64_t t = 0; t < steps; ++t) {
-    const REAL *st = s + t * n + n0;
+    const REAL *st = s + t * ld;
     for (int j = 0; j < nb; ++j) last[j] = st[j] != 0 ? (int)t : last[j];
   }
   int n_live = 0;
   int64_t work = 0;
   for (int64_t t = 0; t < steps; ++t) {
-    const int64_t row = t * n + n0;
-    const REAL *restrict cur_t = cur + row, *restrict s_t = s + row;
+    const int64_t row = t * ld;
+    const REAL *restrict cur_t = cur + t * ldc, *restrict s_t = s + row;
     const REAL *restrict u_t = u + row, *restrict e_t = e + row;
     const int tt = (int)t;
     for (int j = 0; j < nb; ++j) {
@@ -120,7 +125,7 @@ static int64_t SUFFIX(neighbor_block)(const REAL *restrict cur, const REAL *rest
       if (active) {
         live[kept++] = k;
       } else {
-        for (int j = 0; j < nb; ++j) out[(int64_t)k * n + n0 + j] = ak[j] * inv_tau_s;
+        for (int j = 0; j < nb; ++j) out[(int64_t)k * ldo + j] = ak[j] * inv_tau_s;
       }
     }
     work += n_live;
@@ -137,12 +142,101 @@ static int64_t SUFFIX(neighbor_block)(const REAL *restrict cur, const REAL *rest
     if (active) {
       live[n_live++] = tt;
     } else {
-      for (int j = 0; j < nb; ++j) out[row + j] = at[j] * inv_tau_s;
+      for (int j = 0; j < nb; ++j) out[t * ldo + j] = at[j] * inv_tau_s;
     }
   }
   for (int i = 0; i < n_live; ++i) { /* neighbors still live at the end */
     const REAL *ak = acc + (int64_t)live[i] * BLOCK;
-    for (int j = 0; j < nb; ++j) out[(int64_t)live[i] * n + n0 + j] = ak[j] * inv_tau_s;
+    for (int j = 0; j < nb; ++j) out[(int64_t)live[i] * ldo + j] = ak[j] * inv_tau_s;
+  }
+  return work;
+}
+
+/* The whole NA backward (na.py: NALIF.backward up to the layer rescale) on the BLOCK neurons
+ * [n0, n0 + nb): delta[t, n] = ΔL[t, n] * weight(u[t, n]) and nothing else is written.
+ *
+ * Everything in between lives in the per-thread scratch ([T, BLOCK] each: ub, sb, eb, ob, then
+ * the neighbor states m and acc, then the live list of T ints), so the block is read from
+ * memory once (cur, g) and written once (delta):
+ *   1. the forward recomputes u and s (as forward_chunk);
+ *   2. one backward sweep applies the reverse filter once (paper: E = rev(g)) or twice
+ *      (official: w = rev(g), E = rev(w)), each as reverse_chunk rounds it;
+ *   3. neighbor_block writes ΔL into ob;
+ *   4. the weighting, in na_weighting's op order: r = 1 / (theta - u) (±inf at u == theta),
+ *      official r * r * r, paper r; clamped to [-clip, clip]; times ΔL.
+ * Every step rounds as the unfused path (C or torch) does, so delta equals it bit for bit
+ * where ΔL does (always against the C neighbor kernel).
+ *
+ * Returns the neighbor pass's work, as neighbor_block. */
+static int64_t SUFFIX(na_block)(const REAL *restrict cur, const REAL *restrict g,
+                                REAL *restrict delta, REAL *restrict scratch, int64_t steps,
+                                int64_t n, int64_t n0, int nb, REAL decay_m, REAL decay_s,
+                                REAL inv_tau_s, REAL theta, int official, REAL clip) {
+  const int64_t tb = steps * BLOCK;
+  REAL *restrict ub = scratch, *restrict sb = ub + tb, *restrict eb = sb + tb;
+  REAL *restrict ob = eb + tb, *restrict m = ob + tb, *restrict acc = m + tb;
+  int *restrict live = (int *)(acc + tb);
+  REAL st1[BLOCK], st2[BLOCK];
+  for (int j = 0; j < nb; ++j) st1[j] = st2[j] = 0;
+  for (int64_t t = 0; t < steps; ++t) { /* 1. u and s; st1 is the post-step state */
+    const REAL *restrict cur_t = cur + t * n + n0;
+    REAL *restrict u_t = ub + t * BLOCK, *restrict s_t = sb + t * BLOCK;
+    for (int j = 0; j < nb; ++j) {
+      REAL leak = st1[j] * decay_m;
+      REAL ut = leak + cur_t[j];
+      REAL st = (REAL)(ut > theta);
+      st1[j] = ut * ((REAL)1 - st);
+      u_t[j] = ut;
+      s_t[j] = st;
+    }
+  }
+  for (int j = 0; j < nb; ++j) st1[j] = 0;
+  if (official) { /* 2. st1 accumulates w = rev(g), st2 E = rev(w) */
+    for (int64_t t = steps - 1; t >= 0; --t) {
+      const REAL *restrict g_t = g + t * n + n0;
+      REAL *restrict e_t = eb + t * BLOCK;
+      for (int j = 0; j < nb; ++j) {
+        REAL decayed = st1[j] * decay_s;
+        st1[j] = decayed + g_t[j];
+        REAL decayed2 = st2[j] * decay_s;
+        st2[j] = decayed2 + st1[j];
+        e_t[j] = st2[j];
+      }
+    }
+  } else { /* 2. st1 accumulates E = rev(g) */
+    for (int64_t t = steps - 1; t >= 0; --t) {
+      const REAL *restrict g_t = g + t * n + n0;
+      REAL *restrict e_t = eb + t * BLOCK;
+      for (int j = 0; j < nb; ++j) {
+        REAL decayed = st1[j] * decay_s;
+        st1[j] = decayed + g_t[j];
+        e_t[j] = st1[j];
+      }
+    }
+  }
+  /* 3. ΔL */
+  const int64_t work = SUFFIX(neighbor_block)(cur + n0, n, ub, sb, eb, BLOCK, ob, BLOCK, m, acc,
+                                              live, steps, nb, decay_m, inv_tau_s, theta);
+  for (int64_t t = 0; t < steps; ++t) { /* 4. the weighting */
+    const REAL *restrict u_t = ub + t * BLOCK, *restrict o_t = ob + t * BLOCK;
+    REAL *restrict d_t = delta + t * n + n0;
+    if (official) {
+      for (int j = 0; j < nb; ++j) {
+        REAL r = (REAL)1 / (theta - u_t[j]);
+        REAL r2 = r * r;
+        REAL wt = r2 * r;
+        wt = wt < -clip ? -clip : wt;
+        wt = wt > clip ? clip : wt;
+        d_t[j] = wt * o_t[j];
+      }
+    } else {
+      for (int j = 0; j < nb; ++j) {
+        REAL wt = (REAL)1 / (theta - u_t[j]);
+        wt = wt < -clip ? -clip : wt;
+        wt = wt > clip ? clip : wt;
+        d_t[j] = wt * o_t[j];
+      }
+    }
   }
   return work;
 }
@@ -267,9 +361,38 @@ BNA_EXPORT int SUFFIX(bna_neighbor_loss_change)(const REAL *cur, const REAL *u, 
     const int64_t n0 = b * BLOCK;
     const int nb = (int)(n - n0 < BLOCK ? n - n0 : BLOCK);
     REAL *mine = (REAL *)(scratch + per_thread * (size_t)THREAD_ID());
-    total += SUFFIX(neighbor_block)(cur, u, s, e, out, mine, mine + steps * BLOCK,
-                                    (int *)(mine + reals), steps, n, n0, nb, decay_m,
-                                    inv_tau_s, theta);
+    total += SUFFIX(neighbor_block)(cur + n0, n, u + n0, s + n0, e + n0, n, out + n0, n, mine,
+                                    mine + steps * BLOCK, (int *)(mine + reals), steps, nb,
+                                    decay_m, inv_tau_s, theta);
+  }
+  free(scratch);
+  if (work != NULL) *work = total;
+  return 0;
+}
+
+/* The fused NA backward: delta = ΔL * weight for all neurons (see na_block); cur, g, delta
+ * [T, N]. official: 1 for the official variant (E from the twice-filtered g, cubed distance),
+ * 0 for the paper's (E from g filtered once, power 1); clip: the weight's clamp bound. Returns
+ * 0, or -1 when out of scratch memory (nothing written); `work` as in
+ * bna_neighbor_loss_change. */
+BNA_EXPORT int SUFFIX(bna_na_backward)(const REAL *cur, const REAL *g, REAL *delta,
+                                       int64_t steps, int64_t n, REAL decay_m, REAL decay_s,
+                                       REAL inv_tau_s, REAL theta, int official, REAL clip,
+                                       int threads, int64_t *work) {
+  const int64_t blocks = (n + BLOCK - 1) / BLOCK;
+  /* Per thread: ub, sb, eb, ob, m, acc ([T, BLOCK] each), then the live list. */
+  const int64_t reals = 6 * steps * BLOCK;
+  const size_t per_thread = slice_bytes(sizeof(REAL) * (size_t)reals + sizeof(int) * (size_t)steps);
+  char *scratch = alloc_slices(per_thread, threads);
+  if (scratch == NULL) return -1;
+  int64_t total = 0;
+  PARALLEL_FOR_DYNAMIC_SUM(threads, total)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t n0 = b * BLOCK;
+    const int nb = (int)(n - n0 < BLOCK ? n - n0 : BLOCK);
+    REAL *mine = (REAL *)(scratch + per_thread * (size_t)THREAD_ID());
+    total += SUFFIX(na_block)(cur, g, delta, mine, steps, n, n0, nb, decay_m, decay_s,
+                              inv_tau_s, theta, official, clip);
   }
   free(scratch);
   if (work != NULL) *work = total;
