@@ -215,10 +215,18 @@ class BNAModel(L.LightningModule):
         self.log("train_loss", loss.detach() / y.shape[0], prog_bar=True, batch_size=y.shape[0])
         self.log("train_acc", self.train_acc, prog_bar=True, on_step=True, on_epoch=True,
                  batch_size=y.shape[0])
-        # DDP averages gradients over ranks; scaling by the world size restores the paper's SUM
-        # over the global batch, so N processes train exactly like one with the global batch.
-        world = self.trainer.world_size if self._trainer is not None else 1
-        return loss * world
+        return loss
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        # DDP averages gradients over ranks; multiplying by the world size restores the paper's
+        # SUM over the global batch. Done here (once per step, after accumulation and the
+        # all-reduce, before clipping) rather than on the loss, so that NA's layer rescale sees
+        # the same gradient statistics as one process with the global batch.
+        world = self.trainer.world_size
+        if world > 1:
+            for p in self.parameters():
+                if p.grad is not None:
+                    p.grad.mul_(world)
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._shared_eval(batch, self.val_acc, self.val_loss, self.val_rates)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 
 def prototype_task(n: int, seed: int, shape=(1, 28, 28), classes: int = 10, noise: float = 0.7):
@@ -26,11 +26,21 @@ class TensorDataModule(L.LightningDataModule):
         self.train = TensorDataset(*prototype_task(n_train, seed=1))
         self.val = TensorDataset(*prototype_task(n_val, seed=2))
 
+    def _loader(self, dataset) -> DataLoader:
+        trainer = self.trainer
+        if trainer is not None and trainer.world_size > 1:
+            # rank r takes samples r, r + W, ...: global batch i holds the same samples as
+            # batch i of one process with W times the batch (Lightning's own sampler shuffles)
+            sampler = DistributedSampler(dataset, trainer.world_size, trainer.global_rank,
+                                         shuffle=False)
+            return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler)
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=False)
+
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train, batch_size=self.batch_size, shuffle=False)
+        return self._loader(self.train)
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.val, batch_size=self.batch_size)
+        return self._loader(self.val)
 
     def test_dataloader(self) -> DataLoader:
         return DataLoader(self.val, batch_size=self.batch_size)
