@@ -17,6 +17,10 @@ top: the chain effect already lives inside the neighbor simulation (spec §6.1.5
 Efficient form used here: with ``Δs_k = s_k - s`` the neighbor's spike difference,
 ``w · (a_k - a) = (1/tau_s) Σ_{t>=k} E[t] Δs_k[t]`` where ``E`` is ``w`` reverse-filtered by the
 PSC decay, so the neighbor PSC never needs to be tracked (see :mod:`bna_zoo.core.kernels`).
+
+On CPU the whole backward (recompute, filters, neighbor pass, weighting) runs as one fused C
+kernel when available; elsewhere it is composed from torch ops. Both are tested against
+:mod:`bna_zoo.core.reference`.
 """
 
 from __future__ import annotations
