@@ -198,7 +198,8 @@ def test_unknown_name_lists_close_matches():
         from_pretrained("fashionmnist-mpl")
 
 
-def test_folder_shadowing_a_zoo_name_is_refused_until_written_as_a_path(model, x):
+def test_folder_shadowing_a_zoo_name_is_refused_until_written_as_a_path(model, x, monkeypatch):
+    patch_entry(monkeypatch, shipped=False, sha256=None)  # the zoo entry without weights
     save_pretrained(model, NAME)  # ./fashionmnist-mlp in the working directory
     with pytest.raises(ValueError, match=f"'./{NAME}'"):
         from_pretrained(NAME)
