@@ -23,7 +23,7 @@ import time
 import torch
 
 from bna_zoo.models import create_model, get_spec, list_models
-from bna_zoo.nn import LOSSES
+from bna_zoo.nn import build_loss
 
 BATCH = {"mnist-cnn": 64, "nmnist-cnn": 32, "fashionmnist-mlp": 64, "fashionmnist-cnn": 50,
          "cifar10-cnn": 50, "dvsgesture-cnn": 16}
@@ -34,8 +34,7 @@ def make_step(name: str, gradient: str, batch: int, device: str, seed: int = 0):
     torch.manual_seed(seed)
     spec = get_spec(name)
     net = create_model(name, gradient=gradient, rescale=gradient == "na").to(device)
-    loss_fn = LOSSES[spec.loss](**spec.loss_args) if spec.loss == "count" else LOSSES[spec.loss](
-        tau_s=spec.tau_s)
+    loss_fn = build_loss(spec.loss, spec.loss_args, spec.tau_s)
     opt = torch.optim.AdamW(net.parameters(), lr=5e-4)
     g = torch.Generator().manual_seed(seed)
     if spec.input_kind == "events":

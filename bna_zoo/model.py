@@ -20,7 +20,7 @@ import torchmetrics
 from torch import nn
 
 from .models import create_model, get_spec, spikes_from_psc
-from .nn import LOSSES, predict_from_output
+from .nn import build_loss, predict_from_output
 from .nn.layers import SpikingLinear
 
 
@@ -73,13 +73,9 @@ class BNAModel(L.LightningModule):
             name, gradient=gradient, variant=variant, clip=clip, rescale=rescale, **overrides
         )
         loss = loss or self.spec.loss
-        if loss not in LOSSES:
-            raise ValueError(f"unknown loss {loss!r}; choose one of {sorted(LOSSES)}")
         if loss_args is None:
             loss_args = dict(self.spec.loss_args) if loss == self.spec.loss else {}
-        self.loss_fn = LOSSES[loss](**loss_args) if loss == "count" else LOSSES[loss](
-            tau_s=self.net.neuron.tau_s, **loss_args
-        )
+        self.loss_fn = build_loss(loss, loss_args, self.net.neuron.tau_s)
         if pretrained is not None:
             self._load_pretrained(pretrained)
             # The weights now live in this module: a checkpoint rebuilt from these

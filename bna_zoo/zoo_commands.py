@@ -139,7 +139,7 @@ def run_zoo_command(argv: list[str]) -> None:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--out", default=None)
     args = parser.parse_args(argv)
-    if args.command in ("eval",) and args.limit is not None and args.limit >= 1:
+    if args.command == "eval" and args.limit is not None and args.limit >= 1:
         args.limit = int(args.limit)
     {"list": cmd_list, "eval": cmd_eval, "publish": cmd_publish, "show": cmd_show}[args.command](
         args

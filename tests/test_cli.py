@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import lightning as L
 import pytest
 import yaml
 
 from bna_zoo.cli import main
 from bna_zoo.lightning_cli import BNAZooCLI
+from bna_zoo.model import BNAModel
 from tests.data.conftest import write_idx_dataset
 
 CONFIGS = sorted(Path(__file__).resolve().parents[1].joinpath("configs").glob("*.yaml"))
@@ -22,10 +24,9 @@ def test_there_is_one_config_per_registry_entry():
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.stem)
 def test_every_config_parses_and_instantiates(config, tmp_path):
-    cli = BNAZooCLI.__new__(BNAZooCLI)
     cli = BNAZooCLI(
-        __import__("bna_zoo.model", fromlist=["BNAModel"]).BNAModel,
-        __import__("lightning").LightningDataModule,
+        BNAModel,
+        L.LightningDataModule,
         subclass_mode_data=True,
         run=False,
         args=["--config", str(config), "--trainer.logger", "false",

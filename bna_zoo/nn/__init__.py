@@ -1,7 +1,7 @@
 """Spiking layers and losses over the NA core."""
 
 from .layers import PSCEncoder, SpikingConv2d, SpikingLinear, SumPool2d, TimeSharedDropout
-from .losses import LOSSES, CountLoss, KernelLoss, predict_from_output
+from .losses import LOSSES, CountLoss, KernelLoss, build_loss, predict_from_output
 from .neuron import NeuronConfig
 
 __all__ = [
@@ -14,5 +14,6 @@ __all__ = [
     "SpikingLinear",
     "SumPool2d",
     "TimeSharedDropout",
+    "build_loss",
     "predict_from_output",
 ]

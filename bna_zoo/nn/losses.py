@@ -95,3 +95,17 @@ def predict_from_output(output: torch.Tensor) -> torch.Tensor:
 
 
 LOSSES = {"kernel": KernelLoss, "count": CountLoss}
+
+
+def build_loss(name: str, loss_args: dict | None, tau_s: float) -> nn.Module:
+    """The loss ``name`` with ``loss_args``; the kernel loss filters its target with ``tau_s``.
+
+    Raises:
+        ValueError: for an unknown name, listing the valid ones.
+    """
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; choose one of {sorted(LOSSES)}")
+    args = dict(loss_args or {})
+    if name == "kernel":
+        args.setdefault("tau_s", tau_s)
+    return LOSSES[name](**args)
