@@ -17,7 +17,10 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
+import subprocess
+import sys
 import time
 
 import torch
@@ -70,6 +73,31 @@ def make_step(name: str, gradient: str, batch: int, device: str, seed: int = 0):
     return step, saved_bytes
 
 
+def peak_rss_mb(name: str, gradient: str, batch: int, steps: int = 2) -> float:
+    """Peak resident memory (MB) of a fresh process that runs ``steps`` training steps.
+
+    A process of its own per (model, gradient), so neither run's peak hides the other's.
+    """
+    out = subprocess.run(
+        [sys.executable, __file__, "--rss-child", name, gradient, str(batch), str(steps)],
+        capture_output=True, text=True, check=True,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _rss_child(name: str, gradient: str, batch: int, steps: int) -> None:
+    step, _ = make_step(name, gradient, batch, "cpu")
+    for _ in range(steps):
+        step()
+    # VmHWM, not getrusage's ru_maxrss: the latter survives fork+exec, so the child would
+    # report the parent's peak
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            print(int(line.split()[1]) / 1024)  # kB
+            return
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
 def sync(device: str) -> None:
     if device == "cuda":
         torch.cuda.synchronize()
@@ -108,7 +136,14 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--rss", action="store_true",
+                        help="also measure each gradient's peak process memory (CPU)")
+    parser.add_argument("--rss-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.rss_child:
+        name, gradient, batch, steps = args.rss_child
+        _rss_child(name, gradient, int(batch), int(steps))
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     from bna_zoo.core.kernels import active_kernel
@@ -119,6 +154,8 @@ def main() -> None:
            "surrogate saved MB |"
     if args.device == "cuda":
         cols += " NA peak MB | surrogate peak MB |"
+    elif args.rss:
+        cols += " NA peak RSS MB | surrogate peak RSS MB |"
     print(cols)
     print("|" + "---|" * (cols.count("|") - 1))
     for name in args.models:
@@ -127,6 +164,10 @@ def main() -> None:
                 f"{r['ratio']:.2f} | {r['na_mb']:.1f} | {r['sg_mb']:.1f} |")
         if args.device == "cuda":
             line += f" {r['na_peak']:.0f} | {r['sg_peak']:.0f} |"
+        elif args.rss:
+            batch = BATCH.get(name, 32)
+            line += (f" {peak_rss_mb(name, 'na', batch):.0f} |"
+                     f" {peak_rss_mb(name, 'surrogate', batch):.0f} |")
         print(line, flush=True)
 
 
