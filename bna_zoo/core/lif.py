@@ -14,6 +14,7 @@ with ``m[-1] = a[-1] = 0``. Everything here works on time-major, flattened tenso
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import torch
@@ -60,21 +61,47 @@ class LIFParams:
         return 1.0 - 1.0 / self.tau_s
 
 
-def check_current(current: torch.Tensor, what: str = "current") -> None:
-    """Validate a ``[B, T, ...]`` input of a spiking layer.
+#: Scan every spiking layer's input for NaN/inf on every call (a full pass over each tensor).
+#: Off by default: networks validate their input once, at the encoder. Turn it on while
+#: debugging a diverging run with ``BNA_ZOO_CHECKS=thorough`` or :func:`set_thorough_checks`.
+_THOROUGH = os.environ.get("BNA_ZOO_CHECKS", "").lower() == "thorough"
+
+
+def set_thorough_checks(enabled: bool) -> None:
+    """Switch the per-layer finiteness scan (debugging aid; costs a pass over every tensor)."""
+    global _THOROUGH
+    _THOROUGH = bool(enabled)
+
+
+def thorough_checks() -> bool:
+    """Whether every spiking layer scans its input for NaN/inf (see :func:`set_thorough_checks`)."""
+    return _THOROUGH
+
+
+def check_current(current: torch.Tensor, what: str = "current", finite: bool = True) -> None:
+    """Validate a ``[B, T, ...]`` (or ``[T, B, ...]``) input of a spiking layer.
+
+    Args:
+        current: the tensor to check.
+        what: its name in error messages.
+        finite: also scan every value for NaN/inf (a full pass over the tensor).
 
     Raises:
         TypeError: if ``current`` is not a floating-point tensor.
-        ValueError: if it has fewer than 3 dimensions or non-finite values.
+        ValueError: if it has fewer than 3 dimensions, an empty batch or time axis, or (with
+            ``finite``) non-finite values.
     """
     if not isinstance(current, torch.Tensor) or not current.is_floating_point():
-        raise TypeError(f"{what} must be a floating-point torch.Tensor, got {type(current)}")
+        kind = f"a {current.dtype} tensor" if isinstance(current, torch.Tensor) else type(current)
+        raise TypeError(f"{what} must be a floating-point torch.Tensor, got {kind}")
     if current.dim() < 3:
         raise ValueError(
             f"{what} must be [B, T, ...] (batch first, time second, then features), got shape "
             f"{list(current.shape)}: did you forget the batch or the time dimension?"
         )
-    if not bool(torch.isfinite(current).all()):
+    if current.shape[0] == 0 or current.shape[1] == 0:
+        raise ValueError(f"{what} has an empty batch or time axis: shape {list(current.shape)}")
+    if (finite or _THOROUGH) and not bool(torch.isfinite(current).all()):
         raise ValueError(f"{what} contains NaN or inf values; check the input and learning rate")
 
 
@@ -128,15 +155,16 @@ def lif_forward(current: torch.Tensor, p: LIFParams) -> tuple[torch.Tensor, ...]
     return u, s, a
 
 
-def psc_filter(x: torch.Tensor, tau_s: float) -> torch.Tensor:
-    """Apply the synaptic filter ``y[t] = (1 - 1/tau_s) y[t-1] + x[t] / tau_s`` along dim 1.
+def psc_filter(x: torch.Tensor, tau_s: float, dim: int = 1) -> torch.Tensor:
+    """Apply the synaptic filter ``y[t] = (1 - 1/tau_s) y[t-1] + x[t] / tau_s`` along ``dim``.
 
     Used for the input encoding (spec §1.3) and the kernel-loss target (spec §1.4).
     Differentiable through ordinary autograd.
 
     Args:
-        x: ``[B, T, ...]``.
+        x: ``[B, T, ...]`` (``dim=1``) or time-major ``[T, B, ...]`` (``dim=0``).
         tau_s: synaptic time constant (> 1).
+        dim: the time axis.
 
     Returns:
         Tensor of the same shape as ``x``.
@@ -145,11 +173,11 @@ def psc_filter(x: torch.Tensor, tau_s: float) -> torch.Tensor:
         raise ValueError(f"tau_s must be > 1, got {tau_s}")
     decay = 1.0 - 1.0 / tau_s
     out = []
-    y = torch.zeros_like(x[:, 0])
-    for xt in x.unbind(1):
+    y = torch.zeros_like(x.select(dim, 0))
+    for xt in x.unbind(dim):
         y = decay * y + xt / tau_s
         out.append(y)
-    return torch.stack(out, dim=1)
+    return torch.stack(out, dim=dim)
 
 
 def reverse_filter(g: torch.Tensor, decay: float) -> torch.Tensor:

@@ -121,11 +121,14 @@ def na_lif(
     rescale: LayerRescale | None = None,
     is_output: bool = False,
     name: str = "",
+    time_major: bool = False,
+    check: bool = True,
 ) -> torch.Tensor:
     """LIF neuron with PSC output whose gradient is NA's δ (or a surrogate gradient).
 
     Args:
-        current: input current, ``[B, T, ...]`` (batch first, time second, any trailing shape).
+        current: input current, ``[B, T, ...]`` (batch first, time second, any trailing shape),
+            or ``[T, B, ...]`` with ``time_major``.
         tau_m: membrane time constant (>= 1).
         tau_s: synaptic time constant (> 1).
         theta: firing threshold (> 0).
@@ -137,12 +140,16 @@ def na_lif(
         rescale: the owning model's :class:`LayerRescale`, or ``None`` for no rescale (NA only).
         is_output: whether this is the output layer (the rescale's reference).
         name: layer name recorded by the rescale.
+        time_major: ``current`` is ``[T, B, ...]``: the kernels' own layout, so a contiguous
+            input goes in and the PSC comes out with no copy (what the spiking layers use).
+        check: scan ``current`` for NaN/inf (a full pass). Networks check their input once and
+            pass ``False`` here; :func:`bna_zoo.core.set_thorough_checks` turns it back on.
 
     Returns:
         The PSC trace ``a``, same shape as ``current``. Under autocast the dynamics still run in
         float32 so that threshold comparisons are exact; the result is float32 then.
     """
-    check_current(current)
+    check_current(current, finite=check)
     if variant not in VARIANTS:
         raise ValueError(f"unknown NA variant {variant!r}; choose one of {VARIANTS}")
     if gradient not in GRADIENTS:
@@ -153,9 +160,10 @@ def na_lif(
     shape = current.shape
     with torch.autocast(device_type=current.device.type, enabled=False):
         x = current if current.dtype in (torch.float32, torch.float64) else current.float()
-        x = to_time_major(x)
+        # [T, N]: a view of a contiguous time-major input, a copy otherwise
+        x = x.reshape(shape[0], -1) if time_major else to_time_major(x)
         if gradient == "na":
             a = NALIF.apply(x, p, variant, float(clip), rescale, bool(is_output), name)
         else:
             a = SurrogateLIF.apply(x, p, float(surrogate_slope))
-    return from_time_major(a, shape)
+    return a.view(shape) if time_major else from_time_major(a, shape)

@@ -121,6 +121,11 @@ class EpochSeededRandomSampler(RandomSampler):
         return len(self.data_source)
 
 
+def _already_batched(batch):
+    """Collate for datasets whose ``__getitems__`` builds the whole batch itself."""
+    return batch
+
+
 def make_loader(
     dataset: Dataset, batch_size: int, num_workers: int, shuffle: bool, seed: int
 ) -> DataLoader:
@@ -137,8 +142,10 @@ def make_loader(
 
     Returns:
         The loader; ``pin_memory`` is on only when CUDA is available (it only costs on CPU).
+        A dataset with ``__getitems__`` returns finished batches, which are not collated again.
     """
     sampler = EpochSeededRandomSampler(dataset, seed) if shuffle else None
+    batched = getattr(dataset, "__getitems__", None) is not None
     return DataLoader(
         dataset,
         batch_size=batch_size,
@@ -147,5 +154,6 @@ def make_loader(
         # not persistent: workers re-created each epoch get the dataset's current epoch
         persistent_workers=False,
         pin_memory=torch.cuda.is_available(),
+        collate_fn=_already_batched if batched else None,
         generator=torch.Generator().manual_seed(seed),
     )

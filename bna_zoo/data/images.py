@@ -13,7 +13,8 @@ Files are read by this module, not by torchvision's dataset classes, so that
 - CIFAR-10's pickled batches are read by an unpickler that only builds numpy arrays, so a
   tampered file cannot run code.
 
-torchvision is still used to download (only in :meth:`prepare_data`) and for the transforms.
+torchvision is still used to download (only in :meth:`prepare_data`). Augmentation runs on whole
+batches after the transfer to the training device (:mod:`bna_zoo.data.augment`).
 """
 
 from __future__ import annotations
@@ -29,11 +30,10 @@ from typing import NoReturn
 import lightning as L
 import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import datasets as tv_datasets
-from torchvision import transforms as T
 
+from .augment import N_UNIFORMS, BatchAugment, sample_uniforms
 from .common import (
     DatasetFormatError,
     DatasetNotFoundError,
@@ -204,35 +204,55 @@ def _checked_labels(labels: np.ndarray, path: Path, num_classes: int = 10) -> np
 
 
 class ArrayImageDataset(Dataset):
-    """uint8 images held in memory, optionally restricted to ``indices``, through a transform.
+    """uint8 images held in memory as one tensor, handed out a whole batch at a time.
+
+    ``DataLoader`` calls :meth:`__getitems__` with a batch's indices (the loader of
+    :func:`~bna_zoo.data.common.make_loader` does not collate again). Without augmentation a batch
+    is ``(x [B, C, H, W] float32 normalised, y [B] int64)``. With augmentation it is the **raw
+    batch** ``(pixels [B, C, H, W] uint8, y [B], u [B, k] float32)``: ``u`` holds each sample's
+    random numbers, a function of ``(seed, epoch, sample)``, and :meth:`finish_batch` augments and
+    normalises on whatever device the batch has been moved to (the DataModule's
+    ``on_after_batch_transfer`` calls it). Indexing one sample (``dataset[i]``) gives the finished
+    sample, augmented exactly as in its batch.
 
     Args:
         images: ``[N, H, W]`` (grey) or ``[N, H, W, C]`` (RGB) uint8.
         labels: ``[N]`` int64.
-        transform: PIL image -> tensor ``[C, H, W]`` float32.
+        mean, std: per-channel normalisation statistics.
+        augment: the training augmentation, or None.
         indices: the samples this dataset exposes (a split); all when None.
+        seed: base seed of the augmentation.
     """
 
     def __init__(
         self,
         images: np.ndarray,
         labels: np.ndarray,
-        transform: T.Compose,
+        mean: tuple[float, ...],
+        std: tuple[float, ...],
+        augment: BatchAugment | None = None,
         indices: np.ndarray | None = None,
         seed: int = 0,
     ) -> None:
-        self.images, self.labels, self.transform = images, labels, transform
+        pixels = torch.from_numpy(np.array(images, copy=True))  # owned, writable
+        # [N, C, H, W] once, so a batch is a single gather
+        self.images = pixels.unsqueeze(1) if pixels.dim() == 3 else pixels.permute(0, 3, 1, 2)
+        self.images = self.images.contiguous()
+        self.labels = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+        self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+        self.std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+        self.augment = augment
         self.indices = np.arange(len(images)) if indices is None else np.asarray(indices)
         self.seed = seed
         self.epoch: int | None = None
         self._epoch_seed = 0
 
     def set_epoch(self, epoch: int) -> None:
-        """Make random augmentation a function of ``(seed, epoch, sample)`` from now on.
+        """Make the augmentation a function of ``(seed, epoch, sample)`` from now on.
 
         Called by :class:`EpochSeededRandomSampler`; a resumed run then augments every sample
         exactly as an uninterrupted run would. Until it is called (e.g. under Lightning's own
-        DDP sampler) the transforms draw from the global RNG as usual.
+        DDP sampler) the random numbers come from torch's global generator.
         """
         self.epoch = epoch
         self._epoch_seed = epoch_seed(self.seed, epoch)
@@ -240,21 +260,47 @@ class ArrayImageDataset(Dataset):
     def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        j = int(self.indices[i])
-        image = Image.fromarray(self.images[j])
+    def __getitems__(self, positions: list[int]) -> tuple[torch.Tensor, ...]:
+        rows = self.indices[np.asarray(positions, dtype=np.int64)]
+        pixels = self.images[torch.from_numpy(rows)]
+        labels = self.labels[torch.from_numpy(rows)]
+        if self.augment is None:
+            return self.normalise(pixels), labels
         if self.epoch is None:
-            return self.transform(image), int(self.labels[j])
-        # torchvision's transforms draw from the global CPU generator; seed it for this sample
-        # and restore it after (CPU generator only: torch.manual_seed would also touch CUDA and
-        # costs ~1 ms per call)
-        gen = torch.default_generator
-        state = gen.get_state()
-        gen.manual_seed(self._epoch_seed ^ j)
-        try:
-            return self.transform(image), int(self.labels[j])
-        finally:
-            gen.set_state(state)
+            u = torch.rand(len(rows), N_UNIFORMS)
+        else:
+            u = sample_uniforms(self._epoch_seed, rows)
+        return pixels, labels, u
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        x, y = self.finish_batch(self.__getitems__([i]))
+        return x[0], int(y[0])
+
+    def normalise(self, pixels: torch.Tensor) -> torch.Tensor:
+        """uint8 (or [0, 1] float) ``[B, C, H, W]`` -> ``(pixel/255 - mean) / std`` float32."""
+        x = pixels.float() / 255 if pixels.dtype == torch.uint8 else pixels
+        return (x - self.mean.to(x.device)) / self.std.to(x.device)
+
+    def finish_batch(self, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Augment and normalise a raw batch on its device; a finished batch passes through.
+
+        Args:
+            batch: ``(pixels uint8 [B, C, H, W], y [B], u [B, k])`` or ``(x, y)``.
+
+        Returns:
+            ``(x [B, C, H, W] float32, y [B])``.
+        """
+        if len(batch) == 2:
+            return batch
+        pixels, labels, u = batch
+        x = self.augment(pixels.float() / 255, u)
+        return self.normalise(x), labels
+
+
+def is_raw_batch(batch: object) -> bool:
+    """Whether ``batch`` is an un-augmented training batch of :class:`ArrayImageDataset`."""
+    return (isinstance(batch, (tuple, list)) and len(batch) == 3
+            and isinstance(batch[0], torch.Tensor) and batch[0].dtype == torch.uint8)
 
 
 # --------------------------------------------------------------------------- DataModules
@@ -334,20 +380,16 @@ class _ImageDataModule(L.LightningDataModule):
         """The folder holding this dataset's files, ``<data_dir>/<folder>``."""
         return Path(self.data_dir) / self.folder
 
-    # ---- transforms
-    def train_augmentation(self) -> list:
-        """The paper's training augmentation on PIL images (spec §3), without normalisation."""
+    # ---- augmentation
+    def augmentation(self) -> BatchAugment:
+        """The paper's training augmentation (spec §3), applied to batches by the dataset."""
         raise NotImplementedError
 
-    def eval_transform(self) -> T.Compose:
-        """PIL image -> normalised float tensor ``[C, H, W]``."""
-        return T.Compose([T.ToTensor(), T.Normalize(self.mean, self.std)])
-
-    def train_transform(self) -> T.Compose:
-        """:meth:`train_augmentation` then :meth:`eval_transform` (or only the latter)."""
-        if not self.augment:
-            return self.eval_transform()
-        return T.Compose([*self.train_augmentation(), *self.eval_transform().transforms])
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        """Augment and normalise raw training batches on the device they now live on."""
+        if is_raw_batch(batch):
+            return self.train_set.finish_batch(batch)
+        return batch
 
     # ---- on-disk format hooks
     def required_files(self) -> list[str]:
@@ -414,17 +456,17 @@ class _ImageDataModule(L.LightningDataModule):
             train_images, train_labels = train_images[: self.subset], train_labels[: self.subset]
             n_test = max(1, self.subset // 6)
             test_images, test_labels = test_images[:n_test], test_labels[:n_test]
-        self.test_set = ArrayImageDataset(test_images, test_labels, self.eval_transform())
+        stats = (self.mean, self.std)
+        self.test_set = ArrayImageDataset(test_images, test_labels, *stats)
         if self.val_fraction == 0:
             train_idx = None
             self.val_set = self.test_set  # the paper's protocol: validate on the test set
         else:
             train_idx, val_idx = seeded_split(len(train_images), self.val_fraction, self.seed)
-            self.val_set = ArrayImageDataset(
-                train_images, train_labels, self.eval_transform(), val_idx
-            )
+            self.val_set = ArrayImageDataset(train_images, train_labels, *stats, None, val_idx)
+        augment = self.augmentation() if self.augment else None
         self.train_set = ArrayImageDataset(
-            train_images, train_labels, self.train_transform(), train_idx, seed=self.seed
+            train_images, train_labels, *stats, augment, train_idx, seed=self.seed
         )
 
     def _loader(self, dataset: Dataset | None, shuffle: bool) -> DataLoader:
@@ -433,7 +475,12 @@ class _ImageDataModule(L.LightningDataModule):
         return make_loader(dataset, self.batch_size, self.num_workers, shuffle, self.seed)
 
     def train_dataloader(self) -> DataLoader:
-        """Augmented training batches ``(x [B, C, H, W] float32, y [B] int64)``, seeded shuffle."""
+        """Training batches in a seeded order.
+
+        With ``augment`` these are raw batches ``(uint8 [B, C, H, W], y, u)`` that Lightning turns
+        into ``(x [B, C, H, W] float32, y [B] int64)`` on the training device through
+        :meth:`on_after_batch_transfer`; outside Lightning call ``train_set.finish_batch(batch)``.
+        """
         return self._loader(self.train_set, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:
@@ -497,8 +544,8 @@ class MNISTDataModule(_IDXDataModule):
     _torchvision_class = tv_datasets.MNIST
     _classes = tuple(tv_datasets.MNIST.classes)
 
-    def train_augmentation(self) -> list:
-        return [T.RandomCrop(28, padding=4), T.RandomRotation(15)]
+    def augmentation(self) -> BatchAugment:
+        return BatchAugment(padding=4, degrees=15)
 
 
 class FashionMNISTDataModule(_IDXDataModule):
@@ -537,8 +584,8 @@ class FashionMNISTDataModule(_IDXDataModule):
         )
         self.system_dir = system_dir
 
-    def train_augmentation(self) -> list:
-        return [T.RandomCrop(28, padding=4), T.RandomHorizontalFlip(), T.RandomRotation(5)]
+    def augmentation(self) -> BatchAugment:
+        return BatchAugment(padding=4, hflip=True, degrees=5)
 
     def _gz_sources(self) -> list[tuple[Path, bool]]:
         system = [(Path(self.system_dir), True)] if self.system_dir else []
@@ -570,12 +617,8 @@ class CIFAR10DataModule(_ImageDataModule):
         "dog", "frog", "horse", "ship", "truck",
     )  # fmt: skip
 
-    def train_augmentation(self) -> list:
-        return [
-            T.RandomCrop(32, padding=4),
-            T.ColorJitter(brightness=0.2, contrast=0.2, hue=0.2),
-            T.RandomHorizontalFlip(),
-        ]
+    def augmentation(self) -> BatchAugment:
+        return BatchAugment(padding=4, hflip=True, brightness=0.2, contrast=0.2, hue=0.2)
 
     def required_files(self) -> list[str]:
         return [f for files in CIFAR10_FILES.values() for f in files]

@@ -135,17 +135,24 @@ class SpikingNetwork(nn.Module):
         self.num_classes = shape[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(self.encoder(x))
+        """Output PSC ``[B, T, classes]``; see the class docstring for the input."""
+        return self.forward_with_trace(x, trace=False)[0]
 
-    def forward_with_trace(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Forward that also returns every spiking layer's PSC ``[B, T, ...]`` by layer name."""
-        h = self.encoder(x)
-        trace: dict[str, torch.Tensor] = {}
+    def forward_with_trace(
+        self, x: torch.Tensor, trace: bool = True
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Forward that also returns every spiking layer's PSC ``[B, T, ...]`` by layer name.
+
+        Inside, every layer runs time-major (``[T, B, ...]``, the NA kernels' layout): the input
+        is transposed once by the encoder and the output once here, nothing in between.
+        """
+        h = self.encoder.forward_time_major(x)
+        traces: dict[str, torch.Tensor] = {}
         for layer in self.layers:
-            h = layer(h)
-            if isinstance(layer, (SpikingConv2d, SpikingLinear)):
-                trace[layer.name] = h
-        return h, trace
+            h = layer.forward_time_major(h)
+            if trace and isinstance(layer, (SpikingConv2d, SpikingLinear)):
+                traces[layer.name] = h.transpose(0, 1)
+        return h.transpose(0, 1).contiguous(), traces
 
     def spiking_layers(self) -> list[nn.Module]:
         """The conv/linear spiking layers in order."""

@@ -1,7 +1,13 @@
-"""Spiking layers over the NA core (spec §1.2–1.3). Layout: batch first, time second.
+"""Spiking layers over the NA core (spec §1.2–1.3).
 
 Every layer is stateless: a whole sequence in, a whole sequence out. Layers pass the PSC trace
 ``a`` (real-valued), not binary spikes.
+
+Layout: ``forward`` takes and returns the public batch-first ``[B, T, ...]``. Inside a network
+every layer runs :meth:`forward_time_major` on ``[T, B, ...]`` instead: that is the NA kernels'
+own layout (``[T, N]`` per layer), and ``T*B`` folds into the batch axis of a conv or linear op
+as a view, so no layer copies its activations between layouts. A batch-first ``forward`` is the
+time-major one between two transposes (views).
 """
 
 from __future__ import annotations
@@ -22,7 +28,24 @@ def _check_rank(x: torch.Tensor, rank: int, layout: str, layer: str) -> None:
         raise ValueError(f"{layer} expects input {layout}, got shape {list(x.shape)}.{hint}")
 
 
-class SpikingLinear(nn.Module):
+class _TimeMajor(nn.Module):
+    """A layer whose batch-first ``forward`` wraps its time-major :meth:`forward_time_major`."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, T, ...]`` in, ``[B, T, ...]`` out (see :meth:`forward_time_major`)."""
+        if not isinstance(x, torch.Tensor) or x.dim() < 3:
+            shape = list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(
+                f"{type(self).__name__} expects input [B, T, ...], got {shape}: did you forget "
+                "the time dimension?"
+            )
+        return self.forward_time_major(x.transpose(0, 1)).transpose(0, 1)
+
+    def forward_time_major(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class SpikingLinear(_TimeMajor):
     """Per-time-step linear map (no bias by default) followed by the LIF/NA neuron.
 
     Trailing feature dims are flattened, so a ``[B, T, C, H, W]`` input works as ``[B, T, C*H*W]``.
@@ -54,22 +77,18 @@ class SpikingLinear(nn.Module):
         self.is_output = is_output
         self.name = name
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() < 3:
-            raise ValueError(
-                f"{self.name} expects input [B, T, {self.linear.in_features}], got shape "
-                f"{list(x.shape)}: did you forget the time dimension?"
-            )
+    def forward_time_major(self, x: torch.Tensor) -> torch.Tensor:
+        """``[T, B, in_features]`` (or ``[T, B, *dims]``) -> ``[T, B, out_features]``."""
         x = x.flatten(2)
         if x.shape[2] != self.linear.in_features:
             raise ValueError(
                 f"{self.name} expects {self.linear.in_features} input features per step, got "
-                f"{x.shape[2]} (input shape {list(x.shape)})"
+                f"{x.shape[2]} (input shape [B, T, ...] = {[x.shape[1], x.shape[0], x.shape[2]]})"
             )
         return self.neuron.fire(self.linear(x), self.is_output, self.name)
 
 
-class SpikingConv2d(nn.Module):
+class SpikingConv2d(_TimeMajor):
     """2D convolution applied independently at each step (no bias by default), then LIF/NA.
 
     Init: PyTorch's default conv init, ``U(±1/sqrt(fan_in))``, times ``weight_scale`` (spec §1.2).
@@ -97,19 +116,20 @@ class SpikingConv2d(nn.Module):
         self.neuron = neuron
         self.name = name
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_time_major(self, x: torch.Tensor) -> torch.Tensor:
+        """``[T, B, C_in, H, W]`` -> ``[T, B, C_out, H', W']``."""
         _check_rank(x, 5, f"[B, T, {self.conv.in_channels}, H, W]", self.name)
-        b, t, c = x.shape[:3]
+        t, b, c = x.shape[:3]
         if c != self.conv.in_channels:
             raise ValueError(
                 f"{self.name} expects {self.conv.in_channels} input channels, got {c} "
-                f"(input shape {list(x.shape)}, expected [B, T, {self.conv.in_channels}, H, W])"
+                f"(expected input [B, T, {self.conv.in_channels}, H, W])"
             )
-        y = self.conv(x.reshape(b * t, *x.shape[2:]))
-        return self.neuron.fire(y.reshape(b, t, *y.shape[1:]), False, self.name)
+        y = self.conv(x.reshape(t * b, *x.shape[2:]))  # a view of a contiguous input
+        return self.neuron.fire(y.view(t, b, *y.shape[1:]), False, self.name)
 
 
-class SumPool2d(nn.Module):
+class SumPool2d(_TimeMajor):
     """Fixed, non-trainable sum pooling times ``scale`` (1.1 in the paper) on the PSC trace.
 
     Shape:
@@ -121,18 +141,19 @@ class SumPool2d(nn.Module):
         self.kernel_size = kernel_size
         self.scale = scale
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_time_major(self, x: torch.Tensor) -> torch.Tensor:
+        """``[T, B, C, H, W]`` -> ``[T, B, C, H // k, W // k]``."""
         _check_rank(x, 5, "[B, T, C, H, W]", "SumPool2d")
-        b, t = x.shape[:2]
+        t, b = x.shape[:2]
         k = self.kernel_size
-        y = F.avg_pool2d(x.reshape(b * t, *x.shape[2:]), k) * (k * k * self.scale)
-        return y.reshape(b, t, *y.shape[1:])
+        y = F.avg_pool2d(x.reshape(t * b, *x.shape[2:]), k) * (k * k * self.scale)
+        return y.view(t, b, *y.shape[1:])
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, scale={self.scale}"
 
 
-class TimeSharedDropout(nn.Module):
+class TimeSharedDropout(_TimeMajor):
     """Inverted dropout on the PSC with one mask per sample shared over all time steps.
 
     Args:
@@ -154,10 +175,11 @@ class TimeSharedDropout(nn.Module):
         self.p = p
         self.mode = mode
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_time_major(self, x: torch.Tensor) -> torch.Tensor:
+        """``[T, B, ...]`` -> same; the mask is ``[1, B, ...]``, drawn in batch-first order."""
         if not self.training or self.p == 0:
             return x
-        shape = [x.shape[0], 1, *x.shape[2:]]
+        shape = [1, x.shape[1], *x.shape[2:]]
         if self.mode == "row" and x.dim() == 5:
             shape[-1] = 1
         keep = torch.empty(shape, device=x.device, dtype=x.dtype).bernoulli_(1 - self.p)
@@ -188,12 +210,33 @@ class PSCEncoder(nn.Module):
         self.static = static
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-            raise TypeError(f"input must be a floating-point tensor, got {getattr(x, 'dtype', x)}")
+        """Encoded input, batch first ``[B, T, *input_shape]``."""
+        return self.forward_time_major(x).transpose(0, 1)
+
+    def forward_time_major(self, x: torch.Tensor) -> torch.Tensor:
+        """Check the input once (shape, dtype, finiteness) and encode it as ``[T, B, ...]``.
+
+        This is the network's only full scan of its data: the spiking layers behind it trust it.
+        """
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(
+                f"input must be a torch.Tensor, got {type(x).__name__}; convert with "
+                "torch.as_tensor(x, dtype=torch.float32) or use BNAModel.predict, which accepts "
+                "raw images and event recordings"
+            )
+        if not x.is_floating_point():
+            raise TypeError(
+                f"input must be a floating-point tensor, got {x.dtype}; normalised images or "
+                "event frames are float (BNAModel.predict normalises raw uint8 images itself)"
+            )
         n = len(self.input_shape)
         static, seq = [-1, *self.input_shape], [-1, self.n_steps, *self.input_shape]
+        if x.shape[0] == 0:
+            raise ValueError(f"empty batch: input shape {list(x.shape)}")
         if self.static and x.dim() == n + 1 and tuple(x.shape[1:]) == self.input_shape:
-            x = x.unsqueeze(1).expand(-1, self.n_steps, *self.input_shape)
+            if not bool(torch.isfinite(x).all()):
+                raise ValueError("input contains NaN or inf values")
+            return self._encode_static(x)
         elif x.dim() != n + 2 or tuple(x.shape[2:]) != self.input_shape:
             alt = f" or a static {static}" if self.static else " (event frames)"
             raise ValueError(f"expected input {seq} (batch, time, ...){alt}, got shape "
@@ -205,7 +248,19 @@ class PSCEncoder(nn.Module):
             )
         if not bool(torch.isfinite(x).all()):
             raise ValueError("input contains NaN or inf values")
-        return psc_filter(x, self.tau_s)
+        return psc_filter(x.transpose(0, 1), self.tau_s, dim=0).contiguous()
+
+    def _encode_static(self, x: torch.Tensor) -> torch.Tensor:
+        """The PSC filter of ``x`` held for T steps, ``[T, B, ...]``: the same recurrence and
+        rounding as filtering the repeated input, without materialising the repeat."""
+        decay = 1.0 - 1.0 / self.tau_s
+        out = x.new_empty(self.n_steps, *x.shape)
+        y = torch.zeros_like(x)
+        drive = x / self.tau_s
+        for t in range(self.n_steps):
+            y = decay * y + drive
+            out[t] = y
+        return out
 
 
 def conv_out(size: int, kernel: int, padding: int, stride: int = 1) -> int:

@@ -51,7 +51,11 @@ class NeuronConfig:
         return d
 
     def fire(self, current: torch.Tensor, is_output: bool, name: str) -> torch.Tensor:
-        """Run the neuron on ``current`` ``[B, T, ...]``; returns the PSC, same shape."""
+        """Run the neuron on time-major ``current`` ``[T, B, ...]``; returns the PSC, same shape.
+
+        No finiteness scan here: the network checked its input once at the encoder (see
+        :func:`bna_zoo.core.set_thorough_checks` to scan every layer while debugging).
+        """
         use_rescale = self.rescale and self.gradient == "na"
         return na_lif(
             current,
@@ -65,4 +69,6 @@ class NeuronConfig:
             rescale=self.rescale_state if use_rescale else None,
             is_output=is_output,
             name=name,
+            time_major=True,
+            check=False,
         )

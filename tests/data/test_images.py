@@ -11,16 +11,16 @@ import numpy as np
 import pytest
 import torch
 from torch.utils.data import SequentialSampler
-from torchvision import transforms as T
 
 from bna_zoo.data import CIFAR10DataModule, FashionMNISTDataModule, MNISTDataModule
+from bna_zoo.data.augment import BatchAugment
 from bna_zoo.data.common import (
     DatasetFormatError,
     DatasetNotFoundError,
     EpochSeededRandomSampler,
     seeded_split,
 )
-from bna_zoo.data.images import DEBIAN_FASHION_MNIST_DIR, read_idx
+from bna_zoo.data.images import DEBIAN_FASHION_MNIST_DIR, is_raw_batch, read_idx
 
 MODULES = [MNISTDataModule, FashionMNISTDataModule, CIFAR10DataModule]
 IDS = [m.__name__ for m in MODULES]
@@ -55,7 +55,8 @@ def test_batches_are_float32_images_with_int64_labels(cls, image_dir):
     data_dir, _ = image_dir(cls.__name__)
     dm = make(cls, data_dir, batch_size=8)
     for loader in (dm.train_dataloader(), dm.val_dataloader(), dm.test_dataloader()):
-        x, y = next(iter(loader))
+        # training batches are augmented after the transfer, by the hook Lightning calls
+        x, y = dm.on_after_batch_transfer(next(iter(loader)), 0)
         assert x.shape == (8, *dm.input_shape) and x.dtype == torch.float32
         assert y.shape == (8,) and y.dtype == torch.int64
     assert dm.num_classes == 10 and len(dm.classes) == 10
@@ -78,49 +79,21 @@ def test_normalisation_constants_follow_the_spec():
     assert CIFAR10DataModule.std == (0.2023, 0.1994, 0.2010)
 
 
-def describe(transforms: list) -> list:
-    """Transform types with their parameters, comparable across instances."""
-    out = []
-    for t in transforms:
-        params = {
-            T.RandomCrop: lambda t: (tuple(t.size), t.padding),
-            T.RandomRotation: lambda t: tuple(t.degrees),
-            T.RandomHorizontalFlip: lambda t: t.p,
-            T.ColorJitter: lambda t: (t.brightness, t.contrast, t.saturation, t.hue),
-        }[type(t)](t)
-        out.append((type(t).__name__, params))
-    return out
-
-
 @pytest.mark.parametrize(
     ("cls", "expected"),
     [
-        (MNISTDataModule, [("RandomCrop", ((28, 28), 4)), ("RandomRotation", (-15.0, 15.0))]),
-        (
-            FashionMNISTDataModule,
-            [
-                ("RandomCrop", ((28, 28), 4)),
-                ("RandomHorizontalFlip", 0.5),
-                ("RandomRotation", (-5.0, 5.0)),
-            ],
-        ),
-        (
-            CIFAR10DataModule,
-            [
-                ("RandomCrop", ((32, 32), 4)),
-                ("ColorJitter", ((0.8, 1.2), (0.8, 1.2), None, (-0.2, 0.2))),
-                ("RandomHorizontalFlip", 0.5),
-            ],
-        ),
+        (MNISTDataModule, BatchAugment(padding=4, degrees=15)),
+        (FashionMNISTDataModule, BatchAugment(padding=4, hflip=True, degrees=5)),
+        (CIFAR10DataModule,
+         BatchAugment(padding=4, hflip=True, brightness=0.2, contrast=0.2, hue=0.2)),
     ],
     ids=IDS,
 )
-def test_train_augmentation_matches_spec_section_3(cls, expected):
-    dm = cls()
-    train = dm.train_transform().transforms
-    assert describe(train[:-2]) == expected
-    assert isinstance(train[-2], T.ToTensor) and isinstance(train[-1], T.Normalize)
-    assert len(cls(augment=False).train_transform().transforms) == 2  # ToTensor, Normalize
+def test_train_augmentation_matches_spec_section_3(cls, expected, image_dir):
+    assert cls().augmentation() == expected
+    data_dir, _ = image_dir(cls.__name__)
+    assert make(cls, data_dir, augment=True).train_set.augment == expected
+    assert make(cls, data_dir, augment=False).train_set.augment is None
 
 
 @pytest.mark.parametrize("cls", MODULES, ids=IDS)
@@ -198,7 +171,7 @@ def test_invalid_arguments_are_rejected_at_construction(kwargs):
 def labels_in_order(dm, epoch: int) -> list[int]:
     loader = dm.train_dataloader()
     loader.sampler.set_epoch(epoch)
-    return torch.cat([y for _, y in loader]).tolist()
+    return torch.cat([batch[1] for batch in loader]).tolist()
 
 
 def test_training_order_depends_only_on_seed_and_epoch(mnist_dir):
@@ -448,3 +421,53 @@ def test_lazy_package_exports_are_the_image_modules():
 
     assert data.MNISTDataModule is images.MNISTDataModule
     assert data.CIFAR10DataModule is images.CIFAR10DataModule
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_augmented_run_killed_mid_epoch_resumes_to_the_uninterrupted_weights(fashion_dir, tmp_path):
+    """Exact resume with the batched augmentation: it is a function of (seed, epoch, sample)."""
+    import lightning as L
+    from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+
+    from bna_zoo import BNAModel
+
+    class Crash(Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            if trainer.current_epoch == 1 and batch_idx == 3:
+                raise RuntimeError("simulated crash")
+
+    data_dir, _ = fashion_dir
+
+    def run(tag: str, crash: bool = False, ckpt: str | None = None) -> BNAModel:
+        L.seed_everything(0)
+        model = BNAModel("fashionmnist-mlp", arch_overrides={"arch": "D0.3-64-10"}, lr=2e-3)
+        dm = FashionMNISTDataModule(str(data_dir), batch_size=10, system_dir=None, download=False)
+        callbacks = [ModelCheckpoint(dirpath=tmp_path / tag, save_last=True)]
+        trainer = L.Trainer(max_epochs=2, limit_val_batches=1, logger=False, callbacks=callbacks
+                            + ([Crash()] if crash else []), enable_progress_bar=False,
+                            enable_model_summary=False, accelerator="cpu")
+        trainer.fit(model, dm, ckpt_path=ckpt)
+        return model
+
+    full = run("full")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run("cut", crash=True)
+    resumed = run("cut", ckpt="last")
+    for a, b in zip(full.parameters(), resumed.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_raw_training_batches_are_finished_by_the_transfer_hook_only(fashion_dir):
+    data_dir, _ = fashion_dir
+    dm = make(FashionMNISTDataModule, data_dir, augment=True, batch_size=8)
+    loader = dm.train_dataloader()
+    loader.sampler.set_epoch(0)
+    raw = next(iter(loader))
+    assert is_raw_batch(raw) and raw[0].dtype == torch.uint8 and raw[2].shape == (8, 7)
+    x, y = dm.on_after_batch_transfer(raw, 0)
+    assert x.dtype == torch.float32 and torch.equal(y, raw[1])
+    # the same samples indexed one by one give the same augmented images
+    first = loader.sampler.__iter__().__next__()
+    torch.testing.assert_close(dm.train_set[first][0], x[0], rtol=0, atol=0)
+    val = next(iter(dm.val_dataloader()))
+    assert not is_raw_batch(val) and dm.on_after_batch_transfer(val, 0) is val
