@@ -15,7 +15,8 @@ _EXPORTS = {
     "BNAModel": "bna_zoo.model",
     "create_model": "bna_zoo.models",
     "list_models": "bna_zoo.models",
-    "list_pretrained": "bna_zoo.models.pretrained",
+    "list_pretrained": "bna_zoo.models",
+    "get_entry": "bna_zoo.models",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

@@ -1,17 +1,19 @@
-"""The ``bna-zoo`` console script.
+"""The ``bna-zoo`` console script: one command, every subcommand in its ``--help``.
 
-- ``bna-zoo fit|validate|test|predict --config configs/<name>.yaml``: LightningCLI over
-  :class:`~bna_zoo.model.BNAModel` and any DataModule of :mod:`bna_zoo.data`. ``fit`` ends by
-  testing the best checkpoint and printing its accuracy and path (``--test_after_fit false``
-  skips that). ``--model.pretrained <name>`` fine-tunes from zoo weights.
-- ``bna-zoo list``: the registry and the pretrained entries.
-- ``bna-zoo eval <name...>``: evaluate pretrained entries on their test sets; prints a table.
-- ``bna-zoo publish <name> --ckpt PATH --repo-id ORG/NAME``: evaluate, render the card, upload.
-- ``bna-zoo show <name> [--sample i]``: PNG of input frames, spike rasters and output PSC.
+- ``bna-zoo fit|validate|test|predict --config zoo:<name>`` (or a YAML path): LightningCLI over
+  :class:`~bna_zoo.model.BNAModel` and the DataModules of :mod:`bna_zoo.data` (short class names
+  work: ``--data FashionMNISTDataModule``). ``--model.name <name>`` without a config brings that
+  name's recipe. ``fit`` ends by testing the best checkpoint and printing its accuracy and path.
+- ``bna-zoo config <name>``: print a recipe, to edit (``bna-zoo config nmnist-cnn > mine.yaml``).
+- ``bna-zoo list | eval | publish | show | emulate | export``: see :mod:`bna_zoo.zoo_commands`.
+
+A user's mistake (unknown name, missing data, damaged checkpoint) ends with one line naming it
+and exit status 2; ``BNA_ZOO_DEBUG=1`` shows the traceback instead.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
@@ -19,20 +21,57 @@ import sys
 # (~35 ms per 47 MB tensor on CPU); torch reads this only at import, so set it first.
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
-ZOO_COMMANDS = ("list", "eval", "publish", "show")
+LIGHTNING_COMMANDS = {
+    "fit": "train a model (then test its best checkpoint)",
+    "validate": "validate a model on its validation set",
+    "test": "test a model on its test set",
+    "predict": "predict with a model",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser: Lightning subcommands (parsed by LightningCLI) and zoo commands."""
+    from .zoo_commands import add_zoo_commands
+
+    parser = argparse.ArgumentParser(
+        prog="bna-zoo",
+        description="Spiking neural networks trained with Backpropagated Neighborhood "
+                    "Aggregation: train, evaluate, publish and inspect the zoo's models.",
+        epilog="Training: bna-zoo fit --config zoo:fashionmnist-mlp (bna-zoo fit --help for "
+               "every option).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, text in LIGHTNING_COMMANDS.items():
+        sub.add_parser(name, help=f"{text} (LightningCLI; bna-zoo {name} --help)", add_help=False)
+    add_zoo_commands(sub)
+    return parser
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from .data.common import DatasetFormatError, DatasetNotFoundError
+    from .hub.errors import HubUnavailableError, IntegrityError
+
+    return (KeyError, ValueError, TypeError, FileNotFoundError, NotADirectoryError,
+            HubUnavailableError, IntegrityError, DatasetNotFoundError, DatasetFormatError)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``bna-zoo`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in ZOO_COMMANDS:
-        from .zoo_commands import run_zoo_command
+    try:
+        if argv and argv[0] in LIGHTNING_COMMANDS:
+            from .lightning_cli import run_lightning_cli
 
-        run_zoo_command(argv)
-        return
-    from .lightning_cli import run_lightning_cli
-
-    run_lightning_cli(argv)
+            run_lightning_cli(argv)
+            return
+        args = build_parser().parse_args(argv)
+        args.run(args)
+    except _user_errors() as err:
+        if os.environ.get("BNA_ZOO_DEBUG"):
+            raise
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        sys.stderr.write(f"bna-zoo: error: {message}\n")
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,15 @@
-"""``BNAModel``: the LightningModule pairing a registry architecture with the NA core.
+"""``BNAModel``: the LightningModule pairing a zoo architecture with the NA core.
 
-It owns the loss, the torchmetrics, the paper's training recipe (spec §3: AdamW, ExponentialLR
-0.985 per epoch, gradient-norm clip 1, weight clamp ±4 after each step — each switchable) and
-the Hub I/O (:meth:`from_pretrained`, :meth:`save_pretrained`, :meth:`push_to_hub`).
-All ``__init__`` arguments are typed and JSON-able: they feed LightningCLI, the checkpoint's
-hyperparameters and the Hub's ``config.json`` alike.
+It owns the loss, the torchmetrics, the paper's training recipe (docs/na.md: AdamW, ExponentialLR
+0.985 per epoch, gradient-norm clip 1, weight clamp ±4 after each step — each switchable) and,
+through ``huggingface_hub``'s ``ModelHubMixin``, the Hub I/O (:meth:`from_pretrained`,
+:meth:`save_pretrained`, :meth:`push_to_hub`). All ``__init__`` arguments are typed and JSON-able:
+they feed LightningCLI, the checkpoint's hyperparameters and ``config.json`` alike.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 from pathlib import Path
 from typing import Any
@@ -17,25 +18,40 @@ import lightning as L
 import numpy as np
 import torch
 import torchmetrics
+from huggingface_hub import ModelHubMixin
 from torch import nn
 
-from .models import create_model, get_spec, spikes_from_psc
+from . import hub
+from .inputs import event_tensor, image_tensor
+from .models import ZOO, InputSpec, create_model, get_entry, spikes_from_psc
+from .models.zoo import NET_FIELDS
 from .nn import build_loss, predict_from_output
 from .nn.layers import SpikingLinear
 
+log = logging.getLogger("bna_zoo")
 
-class BNAModel(L.LightningModule):
+
+class BNAModel(
+    L.LightningModule, ModelHubMixin, library_name="bna_zoo", license="mit",
+    pipeline_tag="image-classification", paper_url="https://arxiv.org/abs/2107.06861",
+    tags=["spiking-neural-network", "snn", "neuromorphic", "bna"],
+):
     """A zoo architecture trained with NA (or a surrogate gradient) under Lightning.
 
     Args:
-        name: registry key of the architecture (see :func:`bna_zoo.list_models`).
-        arch_overrides: overrides of the registry settings (e.g. ``{"n_steps": 10}``).
-        num_classes: output classes; ``None`` keeps the architecture's. When it differs from a
-            ``pretrained`` model's, the output layer is replaced (fine-tuning).
+        name: zoo name of the architecture (see :func:`bna_zoo.list_models`), or any name when
+            ``arch_overrides`` holds every network setting (a checkpoint of a model that is not
+            in the zoo).
+        arch_overrides: overrides of the entry's network settings (e.g. ``{"n_steps": 10}``).
+        num_classes: output classes; ``None`` keeps the architecture's. Differing from a
+            ``pretrained`` model's, the output layer starts fresh (fine-tuning).
+        labels: class names, index order; ``None`` keeps the dataset's when the class count
+            matches.
         gradient: ``"na"`` or ``"surrogate"``.
         variant: NA form, ``"official"`` (default) or ``"paper"``.
         clip: clip of the paper form.
-        rescale: the official layer-wise log-ratio rescale of NA gradients (spec §2.6).
+        rescale: the official layer-wise log-ratio rescale of NA gradients (docs/na.md).
+        surrogate_slope: slope of the surrogate gradient (``gradient="surrogate"``).
         loss: ``"kernel"`` or ``"count"``; ``None`` uses the architecture's.
         loss_args: keyword arguments of the loss; ``None`` uses the architecture's.
         lr: AdamW learning rate.
@@ -44,7 +60,9 @@ class BNAModel(L.LightningModule):
         grad_clip: gradient-norm clip; ``None`` disables (a Trainer ``gradient_clip_val`` wins).
         weight_clamp: clamp every weight to ``[-c, c]`` after each step; ``None`` disables.
         pretrained: start from these weights: a zoo name, ``org/repo[@rev]``, a directory
-            written by :meth:`save_pretrained`, or a Lightning ``.ckpt`` file.
+            written by :meth:`save_pretrained`, or a Lightning ``.ckpt`` file. Fetched in
+            ``prepare_data`` (once per node) and loaded in ``setup`` (every rank), never in
+            ``__init__``; outside a Trainer, on first use.
     """
 
     def __init__(
@@ -52,10 +70,12 @@ class BNAModel(L.LightningModule):
         name: str = "fashionmnist-mlp",
         arch_overrides: dict[str, Any] | None = None,
         num_classes: int | None = None,
+        labels: list[str] | None = None,
         gradient: str = "na",
         variant: str = "official",
         clip: float = 10.0,
         rescale: bool = True,
+        surrogate_slope: float = 5.0,
         loss: str | None = None,
         loss_args: dict[str, float] | None = None,
         lr: float = 5e-4,
@@ -67,26 +87,68 @@ class BNAModel(L.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.spec = get_spec(name)
         overrides = dict(arch_overrides or {})
-        self.net = create_model(
-            name, gradient=gradient, variant=variant, clip=clip, rescale=rescale, **overrides
-        )
-        loss = loss or self.spec.loss
+        self.entry = ZOO.get(name)
+        net_args, base_loss, base_loss_args = self._network_settings(name, overrides)
+        self.net = create_model(name, gradient=gradient, variant=variant, clip=clip,
+                                rescale=rescale, surrogate_slope=surrogate_slope, **net_args)
+        loss = loss or base_loss
         if loss_args is None:
-            loss_args = dict(self.spec.loss_args) if loss == self.spec.loss else {}
+            loss_args = dict(base_loss_args) if loss == base_loss else {}
         self.loss_fn = build_loss(loss, loss_args, self.net.neuron.tau_s)
-        if pretrained is not None:
-            self._load_pretrained(pretrained)
-            # The weights now live in this module: a checkpoint rebuilt from these
-            # hyperparameters must not fetch them again (that may need a network).
-            self.hparams["pretrained"] = None
+        self.loss_name, self.loss_args = loss, dict(loss_args)
         if num_classes is not None and num_classes != self.net.num_classes:
             self._replace_head(num_classes)
         self.hparams["num_classes"] = self.net.num_classes
+        self.labels = self._labels(labels)
+        self._pending_pretrained = pretrained
         self._make_metrics()
 
     # ----------------------------------------------------------------- construction helpers
+    def _network_settings(self, name: str, overrides: dict[str, Any]):
+        """Network arguments, loss and loss arguments: the entry's, or all from ``overrides``."""
+        unknown = sorted(set(overrides) - set(NET_FIELDS) - {"loss", "loss_args"})
+        if unknown:
+            raise ValueError(f"unknown arch_overrides {unknown}; choose from {NET_FIELDS}")
+        loss, loss_args = overrides.pop("loss", None), overrides.pop("loss_args", None)
+        if self.entry is not None:
+            return overrides, loss or self.entry.loss, (
+                loss_args if loss_args is not None else self.entry.loss_args)
+        missing = sorted(set(NET_FIELDS) - set(overrides))
+        if missing or loss is None:
+            get_entry(name)  # the KeyError that lists the zoo names
+        return overrides, loss, loss_args or {}
+
+    def _labels(self, labels: list[str] | None) -> list[str] | None:
+        n = self.net.num_classes
+        if labels is not None:
+            labels = [str(label) for label in labels]
+            if len(labels) != n:
+                raise ValueError(f"{len(labels)} labels for a model with {n} classes")
+            return labels
+        if self.entry is not None and len(self.entry.labels) == n:
+            return list(self.entry.labels)
+        return None
+
+    @property
+    def zoo_name(self) -> str:
+        """The name this model goes by (its zoo entry's, or the one it was saved under)."""
+        return self.hparams["name"]
+
+    @property
+    def input_spec(self) -> InputSpec:
+        """How to feed the model: its entry's input spec with the network's own T and shape,
+        or the one its ``config.json`` recorded."""
+        spec = getattr(self, "_input_spec", None)
+        if spec is not None:
+            return spec
+        net = self.net
+        if self.entry is None:
+            return InputSpec(net.input_kind, net.input_shape, net.n_steps)
+        base = self.entry.input
+        frames = dict(base.frames, n_steps=net.n_steps) if base.frames else None
+        return InputSpec(base.kind, net.input_shape, net.n_steps, base.mean, base.std, frames)
+
     def _make_metrics(self) -> None:
         n = self.net.num_classes
         self.train_acc = torchmetrics.Accuracy(task="multiclass", num_classes=n)
@@ -109,76 +171,92 @@ class BNAModel(L.LightningModule):
         layers = self.net.layers
         idx = self._head_index()
         old: SpikingLinear = layers[idx]
+        scale = self.entry.linear_weight_scale if self.entry else 1.0
         layers[idx] = SpikingLinear(
             old.linear.in_features, num_classes, self.net.neuron,
-            weight_scale=self.spec.linear_weight_scale, is_output=True, name=old.name,
+            weight_scale=scale, is_output=True, name=old.name,
         )
         self.net.num_classes = num_classes
         self.net.arch = "-".join(self.net.arch.split("-")[:-1] + [str(num_classes)])
 
-    def _load_pretrained(self, source: str) -> None:
-        from .hub import load_state_for_finetuning
+    # ----------------------------------------------------------------- pretrained weights
+    def prepare_data(self) -> None:
+        # once per node: fetch the pretrained files into the cache, so setup() on every rank
+        # reads them locally
+        if self._pending_pretrained is not None:
+            hub.fetch_for_finetuning(self._pending_pretrained)
 
-        state = load_state_for_finetuning(source)
+    def setup(self, stage: str) -> None:
+        self.load_pretrained_weights()
+
+    def load_pretrained_weights(self) -> None:
+        """Load the ``pretrained`` weights now (no-op once done or when there are none).
+
+        A head with another class count than this model's is left freshly initialised (the
+        fine-tuning case); every other weight must fit exactly.
+        """
+        source = self._pending_pretrained
+        if source is None:
+            return
+        state = hub.state_for_finetuning(source)
         head_key = f"layers.{self._head_index()}.linear.weight"
-        if head_key in state and state[head_key].shape[0] != self.net.num_classes:
-            # a head with another class count: adopt it so every weight loads strictly; the
-            # caller's num_classes then replaces it if needed
-            self._replace_head(state[head_key].shape[0])
-        try:
-            self.net.load_state_dict(state, strict=True)
-        except RuntimeError as err:
+        fresh_head = head_key in state and state[head_key].shape[0] != self.net.num_classes
+        if fresh_head:
+            state = {k: v for k, v in state.items()
+                     if not k.startswith(f"layers.{self._head_index()}.")}
+            log.info("%s: the output layer of %s has %d classes, this model %d: starting it "
+                     "fresh", self.zoo_name, source, self.net.num_classes,
+                     self.net.num_classes)
+        result = self.net.load_state_dict(state, strict=not fresh_head)
+        head = f"layers.{self._head_index()}."
+        wrong = [k for k in result.missing_keys if not k.startswith(head)]
+        if wrong or result.unexpected_keys:
             raise RuntimeError(
-                f"pretrained weights {source!r} do not fit architecture {self.spec.name!r}: {err}"
-            ) from None
+                f"pretrained weights {source!r} do not fit architecture {self.net.arch!r}: "
+                f"missing {wrong}, unexpected {result.unexpected_keys}"
+            )
+        self._pending_pretrained = None
+        # the weights now live in this module: a checkpoint rebuilt from these hyperparameters
+        # must not fetch them again (that may need a network)
+        self.hparams["pretrained"] = None
 
     # ----------------------------------------------------------------------------- forward
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Output PSC ``[B, T, classes]`` of images ``[B, C, H, W]`` or events ``[B, T, C, H, W]``.
         """
+        if self._pending_pretrained is not None:
+            self.load_pretrained_weights()
         return self.net(x)
 
-    def _input_transform(self, x) -> torch.Tensor:
-        """Apply the zoo entry's own input transform to raw data (see :meth:`predict`)."""
-        from .models.pretrained import get_pretrained
-
-        spec = get_pretrained(self.spec.name).input
-        if isinstance(x, np.ndarray) and x.dtype.names:
-            x = [x]
-        if isinstance(x, (list, tuple)) and all(
-            isinstance(e, np.ndarray) and e.dtype.names for e in x
-        ):
-            if spec.frames is None:
-                raise TypeError(f"{self.spec.name} takes images, not event recordings")
-            from .data.events import events_to_frames
-
-            return torch.from_numpy(np.stack([events_to_frames(e, **spec.frames) for e in x]))
-        x = torch.as_tensor(x)
-        if x.dtype == torch.uint8 and spec.kind == "image":
-            shape = (-1, 1, 1)
-            mean = torch.tensor(spec.mean).reshape(shape)
-            std = torch.tensor(spec.std).reshape(shape)
-            return (x.float() / 255 - mean) / std
-        return x
-
     @torch.no_grad()
-    def predict(self, x) -> tuple[torch.Tensor, torch.Tensor]:
+    def predict(self, x: Any, input_range: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Class indices and scores (summed output PSC) for a batch or a single sample.
 
         Args:
             x: a batch ``[B, *sample]`` or one sample, where a sample is ``[C, H, W]`` for image
                 models and ``[T, 2, H, W]`` frames for event models. Raw data goes through the
-                zoo entry's own transform first: uint8 images are normalised with the entry's
-                statistics, and event recordings (numpy structured arrays with ``x, y, t, p``,
-                one or a list) are binned exactly as in training.
+                model's own transform first (see :mod:`bna_zoo.inputs` for the contract): uint8
+                or integer pixels, PIL images and floats in [0, 1] are normalised with the
+                model's statistics, already normalised floats pass, anything else is refused;
+                event recordings (numpy structured arrays with ``x, y, t, p``, one or a list)
+                are binned exactly as in training.
+            input_range: ``"0-255"``, ``"0-1"`` or ``"normalised"`` to state the range of image
+                input instead of letting it be inferred.
 
         Returns:
             ``(indices [B], scores [B, classes])``; without the batch dim for a single sample.
+            ``self.labels[i]`` names class ``i``.
         """
+        spec = self.input_spec
         raw_events = isinstance(x, np.ndarray) and x.dtype.names is not None
-        x = self._input_transform(x)
-        sample = (self.net.input_shape if self.spec.input_kind == "image"
-                  else (self.net.n_steps, *self.net.input_shape))
+        if spec.kind == "image":
+            if raw_events:
+                raise TypeError(f"{self.zoo_name} takes images, not event recordings")
+            x = image_tensor(x, spec, input_range)
+            sample = tuple(spec.shape)
+        else:
+            x = event_tensor(x, spec)
+            sample = (spec.n_steps, *spec.shape)
         single = x.dim() == len(sample) or (raw_events and x.shape[0] == 1)
         if raw_events:
             x = x[0]
@@ -186,7 +264,7 @@ class BNAModel(L.LightningModule):
             x = x.unsqueeze(0)
         was_training = self.training
         self.eval()
-        scores = self.net(x.to(self.device, torch.float32)).sum(1)
+        scores = self(x.to(self.device, torch.float32)).sum(1)
         self.train(was_training)
         idx = scores.argmax(-1)
         return (idx[0], scores[0]) if single else (idx, scores)
@@ -292,23 +370,89 @@ class BNAModel(L.LightningModule):
 
     # -------------------------------------------------------------------------------- Hub I/O
     @classmethod
-    def from_pretrained(cls, name_or_path: str, revision: str | None = None) -> BNAModel:
-        """Load a trained model: zoo name, ``org/repo[@revision]`` or a local directory.
+    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, *,
+                        revision: str | None = None, **kwargs: Any) -> BNAModel:
+        """Load a trained model in eval mode: zoo name, ``org/repo[@rev]`` or a folder.
 
-        See :func:`bna_zoo.hub.from_pretrained`.
+        Resolution is bna_zoo's own (see :func:`bna_zoo.hub.resolve`): zoo names go to their
+        pinned Hub revision with the sha256 the zoo records and fall back to the copy shipped in
+        the package; a local folder that shadows a zoo name is refused; the ``zoo:``,
+        ``hf-hub:`` and ``local-dir:`` prefixes say which is meant. Weights load strictly from
+        safetensors only, their sha256 checked, non-finite weights refused.
+
+        Raises:
+            KeyError: unknown name (close matches listed).
+            ValueError: a local folder shadows the name; :class:`bna_zoo.hub.IntegrityError`
+                for a wrong sha256, damaged or non-finite weights, a config that does not fit.
+            FileNotFoundError: missing folder or file (a ``.ckpt`` is pointed to
+                :meth:`from_lightning_checkpoint`).
+            HubUnavailableError: the Hub could not give the files.
         """
-        from .hub import from_pretrained
+        return cls._from_pretrained(model_id=str(pretrained_model_name_or_path),
+                                    revision=revision, **kwargs)
 
-        return from_pretrained(name_or_path, revision=revision)
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, revision: str | None = None,
+                         **kwargs: Any) -> BNAModel:
+        # the ModelHubMixin hook; cache_dir/token/... of the mixin's signature are the Hub
+        # client's settings (HF_HOME, HF_TOKEN) here
+        unused = {k for k, v in kwargs.items() if v not in (None, False)}
+        if unused:
+            raise TypeError(f"from_pretrained got unsupported arguments {sorted(unused)}; set "
+                            f"HF_HOME/HF_TOKEN/HF_HUB_OFFLINE for the Hub client instead")
+        return hub.load_folder(cls, model_id, revision)
 
-    def save_pretrained(self, directory: str | Path, **card_fields: Any) -> Path:
-        """Write ``config.json``, ``model.safetensors`` and a ``README.md`` card."""
-        from .hub import save_pretrained
+    @classmethod
+    def from_lightning_checkpoint(cls, path: str | Path, name: str | None = None) -> BNAModel:
+        """Rebuild a model from a Lightning ``.ckpt`` (weights only, strict), in eval mode.
 
-        return save_pretrained(self, directory, **card_fields)
+        Args:
+            path: the ``.ckpt`` file.
+            name: expected zoo name; a checkpoint of another one is refused.
+        """
+        return hub.load_lightning_checkpoint(cls, path, name)
 
-    def push_to_hub(self, repo_id: str, **kwargs: Any) -> str:
-        """Upload to the Hugging Face Hub (see :func:`bna_zoo.hub.push_to_hub`)."""
-        from .hub import push_to_hub
+    def save_pretrained(self, save_directory: str | Path, *,
+                        metrics: dict[str, float] | None = None, repo_id: str | None = None,
+                        config: dict | None = None,
+                        model_card_kwargs: dict[str, Any] | None = None,
+                        **card_fields: Any) -> Path:
+        """Write ``config.json``, ``model.safetensors`` and a ``README.md`` card, atomically.
 
-        return push_to_hub(self, repo_id, **kwargs)
+        Args:
+            save_directory: created, or replaced as a whole (files that are not ours survive).
+            metrics: measured numbers: ``accuracy`` (fraction), ``firing_rate``, ``loss``.
+            repo_id: unused (the mixin's argument; the card names ``bna-zoo/<name>``).
+            config: unused (``config.json`` is always derived from the model).
+            model_card_kwargs: more card fields (what ``push_to_hub`` passes through).
+            **card_fields: how the run was made: ``command``, ``eval_command``, ``hardware``,
+                ``wall_time``, ``epochs``, ``seed``, ``history``, ``note``, ``measured_on``...
+
+        Returns:
+            The folder.
+        """
+        fields = {**(model_card_kwargs or {}), **card_fields}
+        metrics = fields.pop("metrics", None) if metrics is None else metrics
+        return hub.save_folder(self, save_directory, metrics=metrics, training=fields)
+
+    def _save_pretrained(self, save_directory: Path) -> None:  # the ModelHubMixin hook
+        self.save_pretrained(save_directory)
+
+    def push_to_hub(self, repo_id: str, *, overwrite_card: bool = False,
+                    metrics: dict[str, float] | None = None,
+                    model_card_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> str:
+        """Upload to the Hub (``ModelHubMixin.push_to_hub``) without replacing a curated card.
+
+        A ``README.md`` already in the repo is kept unless ``overwrite_card`` (a card edited on
+        the Hub must not be replaced by a re-rendered one). ``kwargs``: the mixin's
+        (``commit_message``, ``private``, ``token``, ``branch``, ``create_pr``...).
+
+        Returns:
+            The commit URL.
+        """
+        if not overwrite_card and hub.has_card(repo_id, kwargs.get("branch"), kwargs.get("token")):
+            ignore = kwargs.get("ignore_patterns") or []
+            kwargs["ignore_patterns"] = [*([ignore] if isinstance(ignore, str) else ignore),
+                                         hub.CARD_NAME]
+        fields = {**(model_card_kwargs or {}), "metrics": metrics}
+        return super().push_to_hub(repo_id, model_card_kwargs=fields, **kwargs)

@@ -73,7 +73,7 @@ def plot_sample(model, x: torch.Tensor, label: int | None, out: str | Path,
     ax.set_ylabel("output PSC")
     ax.legend(fontsize=7, ncol=min(11, len(names)), loc="upper left")
     truth = f"label {names[label]}, " if label is not None else ""
-    fig.suptitle(f"{model.spec.name}: {truth}predicted {names[pred]}")
+    fig.suptitle(f"{model.zoo_name}: {truth}predicted {names[pred]}")
     fig.tight_layout()
     out = Path(out)
     fig.savefig(out, dpi=90)

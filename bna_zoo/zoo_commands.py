@@ -1,4 +1,5 @@
-"""Zoo commands of the ``bna-zoo`` script: ``list``, ``eval``, ``publish`` and ``show``."""
+"""The zoo commands of ``bna-zoo``: ``list``, ``config``, ``eval``, ``publish``, ``show``,
+``emulate``, ``export``. Each is a ``cmd_*`` function and a parser in :func:`add_zoo_commands`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import lightning as L
 import torch
 
-from .models import get_spec, list_models
+from .models import ZOO, get_entry, list_models, list_pretrained
 
 
 def build_datamodule(class_name: str, **init_args: Any) -> L.LightningDataModule:
@@ -20,12 +21,13 @@ def build_datamodule(class_name: str, **init_args: Any) -> L.LightningDataModule
 
 
 def datamodule_for_entry(name: str, data_dir: str | None, batch_size: int) -> L.LightningDataModule:
-    """The test DataModule a pretrained entry was evaluated on (its card's numbers)."""
-    from .models.pretrained import get_pretrained
+    """The DataModule a zoo entry's results were measured on (its card's numbers).
 
-    entry = get_pretrained(name)
-    cfg = dict(entry.datamodule)
-    args = dict(cfg.get("init_args", {}))
+    ``data_dir`` replaces the measured data's folder (e.g. recorded N-MNIST instead of the
+    emulated events the shipped weights were measured on).
+    """
+    cfg = get_entry(name).datamodule_config(measured=True)
+    args = dict(cfg["init_args"])
     if data_dir is not None:
         args["data_dir"] = data_dir
     args["batch_size"] = batch_size
@@ -44,57 +46,94 @@ def evaluate(model, datamodule: L.LightningDataModule, limit: int | float | None
 
 
 def _table(rows: list[dict]) -> str:
-    head = "| model | test acc | T | params | mean firing rate | reference |"
-    lines = [head, "|---|---|---|---|---|---|"]
+    head = ("| model | our test acc. | measured on | published best | difference | T | params "
+            "| firing rate |")
+    lines = [head, "|---|---|---|---|---|---|---|---|"]
     for r in rows:
+        ref = r["reference"]
+        best = f"{ref[1]:.2f}% ({ref[0]})" if ref else "-"
+        diff = f"{100 * r['accuracy'] - ref[1]:+.2f} pt" if ref else "-"
         lines.append(
-            f"| {r['name']} | {100 * r['accuracy']:.2f}% | {r['T']} | {r['params']:,} | "
-            f"{r['firing_rate']:.4f} | {r['reference']} |"
+            f"| {r['name']} | {100 * r['accuracy']:.2f}% | {r['measured_on']} | {best} | {diff} "
+            f"| {r['T']} | {r['params']:,} | {r['firing_rate']:.4f} |"
         )
     return "\n".join(lines)
 
 
 def cmd_list(args: argparse.Namespace) -> None:
-    from .models.pretrained import list_pretrained
-
     pretrained = set(list_pretrained())
-    print("| name | architecture | T | input | reference | pretrained |")
+    print("| name | architecture | T | input | published best | trained weights |")
     print("|---|---|---|---|---|---|")
     for name in list_models():
-        s = get_spec(name)
-        ref = f"{s.reference[0]}: {s.reference[1]}%" if s.reference else "-"
-        print(f"| {name} | {s.arch} | {s.n_steps} | {list(s.input_shape)} | {ref} | "
+        e = ZOO[name]
+        ref = f"{e.reference[0]}: {e.reference[1]}%" if e.reference else "-"
+        print(f"| {name} | {e.arch} | {e.n_steps} | {list(e.input_shape)} | {ref} | "
               f"{'yes' if name in pretrained else '-'} |")
+
+
+def cmd_config(args: argparse.Namespace) -> None:
+    from .models.render import render_config
+
+    print(render_config(get_entry(args.name)), end="")
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
     from .model import BNAModel
 
+    names = args.names or list_pretrained()
+    for name in names:  # every name checked before any evaluation starts
+        get_entry(name)
     rows = []
-    for name in args.names:
+    for name in names:
         model = BNAModel.from_pretrained(name)
         dm = datamodule_for_entry(name, args.data_dir, args.batch_size)
         metrics = evaluate(model, dm, args.limit)
-        spec = model.spec
-        rows.append({
-            "name": name, **metrics, "T": model.net.n_steps,
-            "params": sum(p.numel() for p in model.parameters()),
-            "reference": f"{spec.reference[0]}: {spec.reference[1]}%" if spec.reference else "-",
-        })
+        entry = get_entry(name)
+        on = entry.measured_on() if args.data_dir is None else f"{entry.dataset} in {args.data_dir}"
+        if args.limit is not None:
+            on += f" (first {args.limit} batches only)"
+        rows.append({"name": name, **metrics, "measured_on": on, "T": model.net.n_steps,
+                     "params": sum(p.numel() for p in model.net.parameters()),
+                     "reference": entry.reference})
     print(_table(rows))
+    if args.metrics:
+        _print_costs(names, args)
     if args.json:
         print(json.dumps(rows, indent=2))
+
+
+def _print_costs(names: list[str], args: argparse.Namespace) -> None:
+    """``eval --metrics``: NeuroBench-style costs beside accuracy, on the same test batches."""
+    from .metrics import measure
+    from .model import BNAModel
+
+    print("\n| model | test acc. | samples | SynOps/sample (AC + MAC) | dense SynOps/sample "
+          "| activation sparsity | footprint | connection sparsity |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in names:
+        dm = datamodule_for_entry(name, args.data_dir, args.batch_size)
+        dm.prepare_data()
+        dm.setup("test")
+        loader = dm.test_dataloader()
+        limit = args.limit
+        if isinstance(limit, float):  # a fraction of the test batches, as Lightning reads it
+            limit = max(1, int(limit * len(loader)))
+        m = measure(BNAModel.from_pretrained(name), loader, max_batches=limit)
+        print(f"| {name} | {100 * m['accuracy']:.2f}% | {m['samples']:,} | {m['synops']:,.0f} "
+              f"({m['synops_ac']:,.0f} + {m['synops_mac']:,.0f}) | {m['synops_dense']:,.0f} "
+              f"| {m['activation_sparsity']:.4f} | {m['footprint_bytes'] / 2**20:.2f} MiB "
+              f"| {m['connection_sparsity']:.4f} |")
 
 
 def cmd_publish(args: argparse.Namespace) -> None:
     from .hub import publish
     from .model import BNAModel
 
-    model = BNAModel.load_from_checkpoint(args.ckpt, map_location="cpu", weights_only=True)
+    model = BNAModel.from_lightning_checkpoint(args.ckpt, args.name)
     dm = datamodule_for_entry(args.name, args.data_dir, args.batch_size)
     metrics = evaluate(model, dm)
     print(f"{args.name}: test accuracy {100 * metrics['accuracy']:.2f}%")
-    where = publish(args.name, args.ckpt, args.repo_id, metrics=metrics, push=not args.no_push,
+    where = publish(model, args.repo_id, metrics=metrics, push=not args.no_push,
                     out_dir=args.out_dir)
     print(f"published: {where}")
 
@@ -107,40 +146,80 @@ def cmd_show(args: argparse.Namespace) -> None:
     dm = datamodule_for_entry(args.name, args.data_dir, batch_size=1)
     dm.prepare_data()
     dm.setup("test")
-    x, y = dm.test_dataloader().dataset[args.sample]
-    x = torch.as_tensor(x)
+    dataset = dm.test_dataloader().dataset
+    if not 0 <= args.sample < len(dataset):
+        raise ValueError(f"--sample {args.sample} is out of range: the test set of {args.name} "
+                         f"has samples 0..{len(dataset) - 1}")
+    x, y = dataset[args.sample]
     out = args.out or f"{args.name}-sample{args.sample}.png"
-    plot_sample(model, x, int(y), out)
+    plot_sample(model, torch.as_tensor(x), int(y), out, model.labels)
     print(f"wrote {out}")
 
 
-def run_zoo_command(argv: list[str]) -> None:
-    """Parse and run one zoo command (``argv[0]`` is its name)."""
-    parser = argparse.ArgumentParser(prog="bna-zoo")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="list architectures and pretrained entries")
-    p = sub.add_parser("eval", help="evaluate pretrained entries on their test sets")
-    p.add_argument("names", nargs="+")
-    p.add_argument("--data-dir", default=None)
+def cmd_emulate(args: argparse.Namespace) -> None:
+    from .data.emulate import emulate_digits
+
+    emulate_digits(args.out_dir, n_train=args.n_train, n_test=args.n_test, seed=args.seed)
+    print(f"wrote emulated N-MNIST-style events to {args.out_dir}")
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from .export import to_nir
+    from .export._nir import nir  # with an install hint when the nir extra is missing
+    from .model import BNAModel
+
+    nir.write(args.out, to_nir(BNAModel.from_pretrained(args.name)))
+    print(f"wrote {args.out} (NIR graph of {args.name}; load it with bna_zoo.export.from_nir)")
+
+
+def _limit(text: str) -> int | float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return int(value) if value >= 1 else value
+
+
+def add_zoo_commands(sub: argparse._SubParsersAction) -> None:
+    """Add every zoo command to the ``bna-zoo`` subparsers (see :mod:`bna_zoo.cli`)."""
+    p = sub.add_parser("list", help="list the zoo's models and which have trained weights")
+    p.set_defaults(run=cmd_list)
+    p = sub.add_parser("config", help="print a zoo name's training recipe (YAML), to edit")
+    p.add_argument("name")
+    p.set_defaults(run=cmd_config)
+    p = sub.add_parser("eval", help="evaluate trained models; table against published numbers")
+    p.add_argument("names", nargs="*", help="zoo names (default: every model with weights)")
+    p.add_argument("--data-dir", default=None, help="the benchmark's data folder instead of "
+                   "the one the shipped numbers were measured on")
     p.add_argument("--batch-size", type=int, default=100)
-    p.add_argument("--limit", type=float, default=None, help="fraction or number of test batches")
+    p.add_argument("--limit", type=_limit, default=None,
+                   help="fraction or number of test batches")
     p.add_argument("--json", action="store_true", help="also print the rows as JSON")
-    p = sub.add_parser("publish", help="evaluate a checkpoint, render its card and upload it")
+    p.add_argument("--metrics", action="store_true", help="also print NeuroBench-style costs "
+                   "(synaptic operations, activation sparsity, footprint, connection sparsity)")
+    p.set_defaults(run=cmd_eval)
+    p = sub.add_parser("publish", help="evaluate a Lightning checkpoint, render its card, upload")
     p.add_argument("name")
     p.add_argument("--ckpt", required=True)
-    p.add_argument("--repo-id", required=True)
+    p.add_argument("--repo-id", default=None, help="default: bna-zoo/<name>")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--out-dir", default=None, help="also keep the rendered files here")
     p.add_argument("--no-push", action="store_true", help="render and save only")
-    p = sub.add_parser("show", help="PNG of input frames, spike rasters and output PSC")
+    p.set_defaults(run=cmd_publish)
+    p = sub.add_parser("show", help="PNG of one sample: input, spike rasters, output PSC")
     p.add_argument("name")
     p.add_argument("--sample", type=int, default=0)
     p.add_argument("--data-dir", default=None)
     p.add_argument("--out", default=None)
-    args = parser.parse_args(argv)
-    if args.command == "eval" and args.limit is not None and args.limit >= 1:
-        args.limit = int(args.limit)
-    {"list": cmd_list, "eval": cmd_eval, "publish": cmd_publish, "show": cmd_show}[args.command](
-        args
-    )
+    p.set_defaults(run=cmd_show)
+    p = sub.add_parser("emulate", help="emulate N-MNIST-style events from the shipped digits")
+    p.add_argument("--out-dir", default="data/emulated_nmnist")
+    p.add_argument("--n-train", type=int, default=8000)
+    p.add_argument("--n-test", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=cmd_emulate)
+    p = sub.add_parser("export", help="write a trained model as a NIR graph (docs/nir.md)")
+    p.add_argument("name")
+    p.add_argument("--format", choices=["nir"], default="nir")
+    p.add_argument("--out", required=True, help="the .nir file to write")
+    p.set_defaults(run=cmd_export)

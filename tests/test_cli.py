@@ -33,7 +33,7 @@ def test_every_config_parses_and_instantiates(config, tmp_path):
               "--trainer.default_root_dir", str(tmp_path)],
         save_config_kwargs={"overwrite": True},
     )
-    assert cli.model.spec.name == config.stem
+    assert cli.model.zoo_name == config.stem
     assert cli.model.net.num_classes == cli.datamodule.num_classes
 
 
@@ -102,9 +102,13 @@ def test_fit_on_emulated_nmnist_files(tmp_path, capsys):
     assert "test accuracy:" in capsys.readouterr().out
 
 
-def test_unknown_architecture_fails_before_training_with_the_choices(tmp_path):
-    with pytest.raises(KeyError, match="Available: .*nmnist-cnn"):
+def test_unknown_architecture_fails_before_training_with_one_line_listing_the_choices(
+        tmp_path, capsys):
+    with pytest.raises(SystemExit) as err:
         main(_fit_args("fashionmnist-mlp", tmp_path, tmp_path, "--model.name", "resnet-50"))
+    assert err.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()[-1:]
+    assert line.startswith("bna-zoo: error: unknown zoo model 'resnet-50'") and "nmnist-cnn" in line
 
 
 def test_unknown_precision_fails_with_the_valid_choices(tmp_path, capsys):
@@ -119,12 +123,13 @@ def test_unknown_strategy_fails_with_the_valid_choices(tmp_path):
         main(_fit_args("fashionmnist-mlp", tmp_path, tmp_path, "--trainer.strategy", "horovod"))
 
 
-def test_missing_dataset_offline_names_the_folder_before_training(tmp_path):
-    from bna_zoo.data.common import DatasetNotFoundError
-
-    with pytest.raises(DatasetNotFoundError, match=str(tmp_path / "nothing")):
+def test_missing_dataset_offline_names_the_folder_before_training(tmp_path, capsys):
+    with pytest.raises(SystemExit):
         main(_fit_args("fashionmnist-mlp", tmp_path / "nothing", tmp_path,
                        "--data.init_args.system_dir", "null", "--data.init_args.download", "false"))
+    err = capsys.readouterr().err
+    assert "Fashion-MNIST not found" in err and str(tmp_path / "nothing") in err
+    assert "Traceback" not in err
 
 
 def test_list_prints_every_registry_entry(capsys):
@@ -132,3 +137,66 @@ def test_list_prints_every_registry_entry(capsys):
     out = capsys.readouterr().out
     for name in ("mnist-cnn", "nmnist-cnn", "cifar10-cnn", "fashionmnist-mlp"):
         assert f"| {name} |" in out
+
+
+def test_help_lists_every_subcommand(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for command in ("fit", "validate", "test", "predict", "list", "config", "eval", "publish",
+                    "show", "emulate"):
+        assert f"    {command} " in out
+
+
+def test_unknown_subcommand_is_one_line_listing_all_of_them(capsys):
+    with pytest.raises(SystemExit):
+        main(["frobnicate"])
+    err = capsys.readouterr().err
+    assert "invalid choice: 'frobnicate'" in err and "'emulate'" in err and "'fit'" in err
+
+
+def test_config_prints_the_packaged_recipe_which_equals_the_repo_config(capsys):
+    main(["config", "nmnist-cnn"])
+    out = capsys.readouterr().out
+    repo = Path(__file__).resolve().parents[1] / "configs" / "nmnist-cnn.yaml"
+    assert out == repo.read_text()
+    assert yaml.safe_load(out)["model"]["name"] == "nmnist-cnn"
+
+
+def _parsed(argv: list[str], tmp_path: Path) -> BNAZooCLI:
+    from bna_zoo.lightning_cli import _argv, expand_recipes
+
+    with _argv(expand_recipes(argv)[1:] + ["--trainer.logger", "false",
+                                       "--trainer.default_root_dir", str(tmp_path)]):
+        return BNAZooCLI(BNAModel, L.LightningDataModule, subclass_mode_data=True, run=False,
+                         save_config_kwargs={"overwrite": True})
+
+
+def test_zoo_recipe_by_name_and_model_name_alone_bring_the_data(tmp_path):
+    cli = _parsed(["fit", "--config", "zoo:nmnist-cnn"], tmp_path)
+    assert cli.model.zoo_name == "nmnist-cnn"
+    assert type(cli.datamodule).__name__ == "NMNISTDataModule"
+    cli = _parsed(["fit", "--model.name", "fashionmnist-mlp"], tmp_path)
+    assert type(cli.datamodule).__name__ == "FashionMNISTDataModule"
+    assert cli.datamodule.batch_size == 100  # the recipe's
+
+
+def test_short_datamodule_names_and_surrogate_slope_parse(tmp_path):
+    cli = _parsed(["fit", "--model.name", "fashionmnist-mlp", "--model.gradient", "surrogate",
+                   "--model.surrogate_slope", "2.5", "--data", "MNISTDataModule",
+                   "--data.batch_size", "7"], tmp_path)
+    assert type(cli.datamodule).__name__ == "MNISTDataModule" and cli.datamodule.batch_size == 7
+    assert cli.model.net.neuron.surrogate_slope == 2.5
+
+
+def test_strategy_names_come_from_lightnings_registry(tmp_path):
+    from bna_zoo.lightning_cli import _valid_strategies
+
+    assert "ddp_find_unused_parameters_true" in _valid_strategies()
+    assert "dp" not in _valid_strategies()  # gone from Lightning 2
+
+
+def test_lightning_subcommands_run_without_the_args_and_argv_warning(tmp_path, recwarn):
+    with pytest.raises(SystemExit):
+        main(["fit", "--config", "zoo:fashionmnist-mlp", "--print_config"])
+    assert not [w for w in recwarn if "args" in str(w.message) and "argv" in str(w.message)]

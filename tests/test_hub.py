@@ -5,9 +5,9 @@ No test reaches the internet. ``huggingface_hub`` reads ``HF_HUB_OFFLINE``/``HF_
 environment variables): every test runs offline against its own empty Hugging Face cache,
 except the olah test, which points the client at a local Hub stand-in (``tests/hub_server.py``).
 
-Uploads cannot be exercised against a local server (olah is read-only), so the push path is
-tested by replacing ``HfApi.create_repo``/``create_branch``/``file_exists``/``create_commit``
-and checking what would have been uploaded.
+Uploads cannot be exercised against a local server (olah is read-only), so the push path
+(``ModelHubMixin.push_to_hub``) is tested by replacing ``HfApi.create_repo``/``file_exists``/
+``create_commit`` (and the Hub's YAML validation) and checking what would have been uploaded.
 """
 
 from __future__ import annotations
@@ -29,20 +29,28 @@ from torch.utils.data import DataLoader, TensorDataset
 from bna_zoo.hub import (
     HubUnavailableError,
     IntegrityError,
-    card_values,
-    from_pretrained,
+    build_config,
     front_matter,
-    load_state_for_finetuning,
     publish,
-    push_to_hub,
     register_shipped,
     render_card,
-    save_pretrained,
     sha256_file,
 )
+from bna_zoo.hub import state_for_finetuning as load_state_for_finetuning
 from bna_zoo.model import BNAModel
-from bna_zoo.models import MODELS, list_models
-from bna_zoo.models import pretrained as zoo
+from bna_zoo.models import list_models, zoo
+
+
+def from_pretrained(source, revision=None):
+    return BNAModel.from_pretrained(source, revision=revision)
+
+
+def save_pretrained(model, directory, **kwargs):
+    return model.save_pretrained(directory, **kwargs)
+
+
+def card(model, metrics=None, **training):
+    return render_card(build_config(model, metrics, training))
 
 NAME = "fashionmnist-mlp"
 FILES = ("config.json", "model.safetensors")
@@ -96,9 +104,9 @@ def seed_hf_cache(cache: Path, repo_id: str, folder: Path) -> str:
     return commit
 
 
-def patch_entry(monkeypatch: pytest.MonkeyPatch, **changes) -> zoo.PretrainedEntry:
-    entry = dataclasses.replace(zoo.PRETRAINED[NAME], **changes)
-    monkeypatch.setitem(zoo.PRETRAINED, NAME, entry)
+def patch_entry(monkeypatch: pytest.MonkeyPatch, **changes) -> zoo.ZooEntry:
+    entry = dataclasses.replace(zoo.ZOO[NAME], **changes)
+    monkeypatch.setitem(zoo.ZOO, NAME, entry)
     return entry
 
 
@@ -124,7 +132,7 @@ def test_saving_twice_writes_byte_identical_weights(model, tmp_path):
 
 def test_checkpoint_keeps_its_saved_settings_when_the_registry_changes(model, saved, x,
                                                                        monkeypatch):
-    monkeypatch.setitem(MODELS, NAME, dataclasses.replace(MODELS[NAME], tau_s=2.0))
+    monkeypatch.setitem(zoo.ZOO, NAME, dataclasses.replace(zoo.ZOO[NAME], tau_s=2.0))
     loaded = from_pretrained(saved)
     assert loaded.net.neuron.tau_s == 3.0
     assert same_outputs(model, loaded, x)
@@ -138,6 +146,8 @@ def test_finetuning_state_from_a_folder_has_the_net_keys(model, saved):
 
 def test_pretrained_folder_with_another_class_count_gets_a_new_head(saved):
     tuned = BNAModel(NAME, num_classes=5, pretrained=str(saved.resolve()))
+    assert tuned.hparams["pretrained"] is not None  # nothing fetched in __init__
+    tuned.load_pretrained_weights()
     assert tuned.net.num_classes == 5 and tuned.hparams["pretrained"] is None
 
 
@@ -188,7 +198,7 @@ def test_explicit_revision_never_falls_back_to_the_shipped_copy(saved, monkeypat
 
 
 def test_entry_without_weights_says_how_to_train_them():
-    with pytest.raises(HubUnavailableError, match="bna-zoo fit --config configs/mnist-cnn.yaml"):
+    with pytest.raises(HubUnavailableError, match="bna-zoo fit --config zoo:mnist-cnn"):
         from_pretrained("mnist-cnn")
 
 
@@ -227,6 +237,11 @@ def test_corrupted_or_truncated_weights_are_refused(saved, damage):
     path = saved / "model.safetensors"
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"\xff" * 64)
+    with pytest.raises(IntegrityError, match="config.json records"):  # its sha256 catches it
+        from_pretrained(saved)
+    config = json.loads((saved / "config.json").read_text())
+    del config["weights_sha256"]  # a folder that records no hash: the reader catches it
+    (saved / "config.json").write_text(json.dumps(config))
     with pytest.raises(IntegrityError, match="corrupted or truncated"):
         from_pretrained(saved)
 
@@ -268,7 +283,7 @@ def test_revision_for_a_folder_is_refused(saved):
 def test_every_card_renders_valid_yaml_with_a_model_index(name):
     torch.manual_seed(0)
     m = BNAModel(name)
-    meta = front_matter(render_card(name, card_values(m, {"accuracy": 0.9123}, seed=0)))
+    meta = front_matter(card(m, {"accuracy": 0.9123}, seed=0))
     assert meta["library_name"] == "bna_zoo" and meta["pipeline_tag"] == "image-classification"
     assert {"spiking-neural-network", "snn", "neuromorphic", "bna"} <= set(meta["tags"])
     (entry,) = meta["model-index"]
@@ -276,21 +291,20 @@ def test_every_card_renders_valid_yaml_with_a_model_index(name):
     (result,) = entry["results"]
     assert result["metrics"][0] == {"type": "accuracy", "name": "Top-1 accuracy (%)",
                                     "value": 91.23}
-    assert result["dataset"]["type"] == zoo.PRETRAINED[name].dataset_id
+    assert result["dataset"]["type"] == zoo.ZOO[name].dataset_id
 
 
 def test_unmeasured_card_has_no_model_index_and_says_so(model):
-    card = render_card(NAME, card_values(model))
-    assert "model-index" not in front_matter(card)
-    assert "not measured yet" in card
+    text = card(model)
+    assert "model-index" not in front_matter(text)
+    assert "not measured yet" in text
 
 
 @pytest.mark.parametrize("variant, words", [("official", "official variant"),
                                             ("paper", "paper variant (the form of the paper, "
                                                       "clip 10.0)")])
 def test_card_names_the_na_variant_the_weights_were_trained_with(variant, words):
-    card = render_card(NAME, card_values(BNAModel(NAME, variant=variant)))
-    assert words in card
+    assert words in card(BNAModel(NAME, variant=variant))
 
 
 def test_unknown_card_field_and_percent_accuracy_are_refused(model, tmp_path):
@@ -303,23 +317,31 @@ def test_unknown_card_field_and_percent_accuracy_are_refused(model, tmp_path):
 
 # ------------------------------------------------------------------------------------- push
 class FakeApi:
-    """Records what ``HfApi`` would have uploaded."""
+    """Records what ``HfApi.upload_folder`` would have uploaded (after its pattern filtering)."""
 
     def __init__(self, card_exists: bool):
         self.card_exists, self.uploaded, self.repos = card_exists, {}, []
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
         api = huggingface_hub.HfApi
-        monkeypatch.setattr(api, "create_repo", lambda _, repo_id, **kw: self.repos.append(
-            (repo_id, kw)))
-        monkeypatch.setattr(api, "create_branch", lambda *a, **kw: None)
+        monkeypatch.setattr(api, "create_repo", self.create_repo)
         monkeypatch.setattr(api, "file_exists", lambda *a, **kw: self.card_exists)
-        monkeypatch.setattr(api, "create_commit", self.create_commit)
+        monkeypatch.setattr(api, "upload_folder", self.upload_folder)
 
-    def create_commit(self, repo_id, operations, **kwargs):
+    def create_repo(self, repo_id, **kwargs):
+        self.repos.append((repo_id, kwargs))
+        return huggingface_hub.RepoUrl(f"https://huggingface.co/{repo_id}")
+
+    def upload_folder(self, *, repo_id, folder_path, allow_patterns=None, ignore_patterns=None,
+                      **kwargs):
+        from huggingface_hub.utils import filter_repo_objects
+
+        names = [p.name for p in Path(folder_path).iterdir()]
         # read now: the temporary folder is gone once push_to_hub returns
-        self.uploaded = {op.path_in_repo: Path(op.path_or_fileobj).read_bytes()
-                         for op in operations}
+        self.uploaded = {n: (Path(folder_path) / n).read_bytes() for n in filter_repo_objects(
+            names, allow_patterns=allow_patterns, ignore_patterns=ignore_patterns)}
+        if "README.md" in self.uploaded:
+            front_matter(self.uploaded["README.md"].decode())  # the Hub validates the YAML
         return huggingface_hub.CommitInfo(
             commit_url=f"https://huggingface.co/{repo_id}/commit/{'a' * 40}", commit_message="",
             commit_description="", oid="a" * 40,
@@ -335,9 +357,9 @@ def test_push_uploads_config_and_weights_and_keeps_an_existing_card(
         model, monkeypatch, tmp_path, x, card_exists, overwrite, expected):
     api = FakeApi(card_exists)
     api.install(monkeypatch)
-    commit = push_to_hub(model, "org/fmlp", private=True, overwrite_card=overwrite,
-                         metrics={"accuracy": 0.9})
-    assert commit == "a" * 40
+    commit = model.push_to_hub("org/fmlp", private=True, overwrite_card=overwrite,
+                               metrics={"accuracy": 0.9})
+    assert commit.oid == "a" * 40
     assert api.repos == [("org/fmlp", {"private": True, "exist_ok": True})]
     assert set(api.uploaded) == expected
     for name, data in api.uploaded.items():
@@ -376,7 +398,8 @@ def test_publish_renders_measured_numbers_and_reports_the_sha_to_pin(ckpt, tmp_p
     api = FakeApi(card_exists=False)
     api.install(monkeypatch)
     caplog.set_level(logging.INFO, logger="bna_zoo")
-    result = publish(NAME, path, metrics={"accuracy": 0.8992, "firing_rate": 0.1},
+    result = publish(BNAModel.from_lightning_checkpoint(path, NAME),
+                     metrics={"accuracy": 0.8992, "firing_rate": 0.1},
                      out_dir=tmp_path / "pub", command="bna-zoo fit --config x.yaml", epochs=1)
     card = (tmp_path / "pub" / "README.md").read_text()
     assert "89.92%" in card and "`bna-zoo fit --config x.yaml`" in card
@@ -389,7 +412,7 @@ def test_publish_renders_measured_numbers_and_reports_the_sha_to_pin(ckpt, tmp_p
 @pytest.mark.slow
 def test_publish_refuses_a_checkpoint_of_another_architecture(ckpt):
     with pytest.raises(ValueError, match="not 'mnist-cnn'"):
-        publish("mnist-cnn", ckpt[0], metrics={}, push=False)
+        BNAModel.from_lightning_checkpoint(ckpt[0], "mnist-cnn")
 
 
 def test_register_shipped_copies_the_folder_and_prints_the_entry_lines(model, saved, x,

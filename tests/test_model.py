@@ -33,7 +33,7 @@ def test_unknown_loss_lists_the_valid_choices():
 def test_predict_returns_indices_and_scores_for_a_batch_and_a_single_sample():
     torch.manual_seed(0)
     model = BNAModel("fashionmnist-mlp")
-    x = torch.randn(4, 1, 28, 28)
+    x = torch.rand(4, 1, 28, 28)
     idx, scores = model.predict(x)
     assert idx.shape == (4,) and scores.shape == (4, 10)
     one_idx, one_scores = model.predict(x[1])
@@ -167,6 +167,7 @@ def test_fine_tuning_from_a_lightning_checkpoint_loads_weights_and_replaces_the_
     ckpt = tmp_path / "base.ckpt"
     trainer.save_checkpoint(ckpt)
     tuned = BNAModel("fashionmnist-mlp", pretrained=str(ckpt), num_classes=3)
+    tuned.load_pretrained_weights()  # what Trainer.fit does in setup()
     torch.testing.assert_close(tuned.net.layers[0].linear.weight, base.net.layers[0].linear.weight)
     assert tuned.net.num_classes == 3
     assert tuned.hparams["pretrained"] is None  # a reload from its checkpoint needs no source

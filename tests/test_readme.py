@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-from bna_zoo.models.pretrained import render_models_table
+from bna_zoo.models.render import render_models_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_readme_models_table_is_the_one_generated_from_the_registry():
+def test_readme_models_table_is_the_one_generated_from_the_zoo():
     assert render_models_table() in (ROOT / "README.md").read_text()
 
 

@@ -33,6 +33,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision import datasets as tv_datasets
 
+from ..datasets import DATASETS
 from .augment import N_UNIFORMS, BatchAugment, sample_uniforms
 from .common import (
     DatasetFormatError,
@@ -43,8 +44,8 @@ from .common import (
     seeded_split,
 )
 
-MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
-CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
+MNIST_MEAN, MNIST_STD = DATASETS["MNIST"].mean, DATASETS["MNIST"].std
+CIFAR10_MEAN, CIFAR10_STD = DATASETS["CIFAR-10"].mean, DATASETS["CIFAR-10"].std
 
 #: Where Debian's package ``dataset-fashion-mnist`` installs the full Fashion-MNIST (gzip files).
 DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -542,7 +543,7 @@ class MNISTDataModule(_IDXDataModule):
 
     dataset_name, folder = "MNIST", "MNIST/raw"
     _torchvision_class = tv_datasets.MNIST
-    _classes = tuple(tv_datasets.MNIST.classes)
+    _classes = DATASETS["MNIST"].labels
 
     def augmentation(self) -> BatchAugment:
         return BatchAugment(padding=4, degrees=15)
@@ -565,7 +566,7 @@ class FashionMNISTDataModule(_IDXDataModule):
 
     dataset_name, folder = "Fashion-MNIST", "FashionMNIST/raw"
     _torchvision_class = tv_datasets.FashionMNIST
-    _classes = tuple(tv_datasets.FashionMNIST.classes)
+    _classes = DATASETS["Fashion-MNIST"].labels
 
     def __init__(
         self,
@@ -612,10 +613,7 @@ class CIFAR10DataModule(_ImageDataModule):
     dataset_name, folder = "CIFAR-10", CIFAR10_FOLDER
     mean, std = CIFAR10_MEAN, CIFAR10_STD
     _input_shape = (3, 32, 32)
-    _classes = (
-        "airplane", "automobile", "bird", "cat", "deer",
-        "dog", "frog", "horse", "ship", "truck",
-    )  # fmt: skip
+    _classes = DATASETS["CIFAR-10"].labels
 
     def augmentation(self) -> BatchAugment:
         return BatchAugment(padding=4, hflip=True, brightness=0.2, contrast=0.2, hue=0.2)

@@ -1,52 +1,65 @@
-"""Hub I/O: load, save, card and publish zoo checkpoints (safetensors + config.json + card).
+"""Hub I/O: checkpoint folders (safetensors + self-describing config.json + card) and the Hub.
 
-Data flow (docs/architecture.md, flows 1 and 3): a zoo name resolves through the registry
-(:mod:`bna_zoo.models.pretrained`: Hub repo, pinned revision, sha256, shipped copy) to a folder
-with ``config.json`` and ``model.safetensors``; the model is built from the config and the
-weights are loaded strictly. Logs go to the ``bna_zoo.hub`` logger (a child of ``bna_zoo``) and
-say where the weights came from.
+Data flow: a zoo name resolves through its entry (:mod:`bna_zoo.models.zoo`: Hub repo, pinned
+revision, sha256, shipped copy) to a folder (:mod:`.resolve`); the model is built from its
+``config.json`` and the weights are loaded strictly (:mod:`.io`, :mod:`.checkpoint`). Cards
+come from one template through ``huggingface_hub.ModelCard`` (:mod:`.card`); uploads go through
+``ModelHubMixin.push_to_hub`` on ``BNAModel``; :mod:`.publish` ships or publishes weights.
 
-Modules: :mod:`.resolve` (name -> files), :mod:`.load`, :mod:`.save`, :mod:`.card`,
-:mod:`.publish` (push, publish, ship in the package).
+Nothing here imports ``bna_zoo.model``: loaders receive the class to build. Logs go to the
+``bna_zoo.hub`` logger and say where the weights came from.
 """
 
-from .card import card_values, front_matter, normalize_metrics, render_card, template_path
-from .errors import HubUnavailableError, IntegrityError
-from .load import (
-    build_model,
-    from_pretrained,
-    load_lightning_checkpoint,
-    load_state_for_finetuning,
+from .card import card_data, card_values, front_matter, normalize_metrics, render_card
+from .checkpoint import (
+    CARD_NAME,
+    CONFIG_NAME,
+    WEIGHTS_NAME,
     read_config,
     read_weights,
     sha256_file,
+    write_folder,
 )
-from .publish import PublishResult, publish, push_to_hub, register_shipped, upload_folder
+from .errors import HubUnavailableError, IntegrityError
+from .io import (
+    build_config,
+    build_model,
+    fetch_for_finetuning,
+    has_card,
+    load_folder,
+    load_lightning_checkpoint,
+    save_folder,
+    state_for_finetuning,
+)
+from .publish import PublishResult, publish, register_shipped
 from .resolve import Resolved, resolve
-from .save import build_config, save_pretrained
 
 __all__ = [
+    "CARD_NAME",
+    "CONFIG_NAME",
+    "WEIGHTS_NAME",
     "HubUnavailableError",
     "IntegrityError",
     "PublishResult",
     "Resolved",
     "build_config",
     "build_model",
+    "card_data",
     "card_values",
-    "from_pretrained",
+    "fetch_for_finetuning",
     "front_matter",
+    "has_card",
+    "load_folder",
     "load_lightning_checkpoint",
-    "load_state_for_finetuning",
     "normalize_metrics",
     "publish",
-    "push_to_hub",
     "read_config",
     "read_weights",
     "register_shipped",
     "render_card",
     "resolve",
-    "save_pretrained",
+    "save_folder",
     "sha256_file",
-    "template_path",
-    "upload_folder",
+    "state_for_finetuning",
+    "write_folder",
 ]

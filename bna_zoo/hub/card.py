@@ -1,52 +1,27 @@
-"""Model cards: ``model_cards/<name>.md`` templates rendered with a checkpoint's numbers.
+"""Model cards from one template, through ``huggingface_hub``'s ``ModelCard``.
 
-A template is markdown with YAML front matter (Hub metadata: ``library_name``, ``license``,
-``tags``, ``datasets``, ``pipeline_tag``, ``model-index``) and ``${placeholder}`` fields
-(:class:`string.Template`; ``$$`` is a literal dollar). Rendering substitutes every field (an
-unknown one is an error, so a typo in a template cannot ship), then parses the front matter and
-drops ``model-index`` metrics that were not measured (``null``), so the metadata the Hub reads is
-always valid YAML with real numbers only.
-
-Template lookup: ``<repo>/model_cards/`` (a source checkout, editable installs), then
-``bna_zoo/model_cards/`` (package data of a built wheel).
+A card is rendered from a checkpoint's ``config.json`` (self-describing: architecture, input,
+labels, metrics, how the run was made) plus, when the name is in the zoo, the entry's summary
+and published reference. The Hub metadata (``library_name``, ``license``, ``tags``,
+``datasets``, ``model-index``) is a ``ModelCardData`` with an ``EvalResult`` per measured number,
+so ``model-index`` is valid by construction and names the data the number was measured on
+(``measured_on``), not merely the benchmark. The text is ``bna_zoo/model_cards/template.md``
+(Jinja2, as ``ModelCard.from_template`` renders it).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from string import Template
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import yaml
+from ..datasets import DATASETS
 
-from ..models.pretrained import PRETRAINED
-
-if TYPE_CHECKING:
-    from ..model import BNAModel
-
-_REPO = Path(__file__).resolve().parents[2]
-TEMPLATE_DIRS = (
-    # a source checkout (editable install): the repo's own model_cards/, where they are edited
-    *([_REPO / "model_cards"] if (_REPO / "pyproject.toml").is_file() else []),
-    # a built wheel: package data
-    Path(__file__).resolve().parents[1] / "model_cards",
-)
+TEMPLATE = Path(__file__).resolve().parents[1] / "model_cards" / "template.md"
+#: how a run was made: keys of config.json's "training" and of save_pretrained(**card_fields)
 TRAINING_FIELDS = ("command", "eval_command", "hardware", "wall_time", "epochs", "seed",
-                   "history", "data_note")
+                   "history", "note", "measured_on", "measured_on_id", "split")
 _METRIC_ALIASES = {"test_acc": "accuracy", "test_rate": "firing_rate", "test_loss": "loss"}
-
-
-def template_path(name: str) -> Path:
-    """The card template of ``name``.
-
-    Raises:
-        FileNotFoundError: naming every folder searched.
-    """
-    for folder in TEMPLATE_DIRS:
-        if (folder / f"{name}.md").is_file():
-            return folder / f"{name}.md"
-    raise FileNotFoundError(f"no model card template {name}.md in "
-                            f"{' or '.join(str(d) for d in TEMPLATE_DIRS)}")
+_TAGS = ["spiking-neural-network", "snn", "neuromorphic", "bna", "neighborhood-aggregation", "lif"]
 
 
 def normalize_metrics(metrics: dict[str, float] | None) -> dict[str, float]:
@@ -63,123 +38,120 @@ def normalize_metrics(metrics: dict[str, float] | None) -> dict[str, float]:
     return out
 
 
+def gradient_text(init_args: dict[str, Any]) -> str:
+    """How the weights were trained, in words (NA variant, clip, rescale)."""
+    if init_args.get("gradient", "na") != "na":
+        return f"{init_args['gradient']} gradient (not NA)"
+    variant = init_args.get("variant", "official")
+    words = {"official": "official variant (the form in the authors' released code)",
+             "paper": f"paper variant (the form of the paper, clip {init_args.get('clip')})"}
+    rescale = "on" if init_args.get("rescale", True) else "off"
+    return f"NA, {words.get(variant, variant)}; layer-wise gradient rescale {rescale}"
+
+
 def _text(value: Any, fmt: str = "{}") -> str:
     return "not recorded" if value is None else fmt.format(value)
 
 
-def gradient_text(hparams: dict[str, Any]) -> str:
-    """How the weights were trained, in words (NA variant, clip, rescale)."""
-    if hparams.get("gradient", "na") != "na":
-        return f"{hparams['gradient']} gradient (not NA)"
-    variant = hparams.get("variant", "official")
-    words = {"official": "official variant (the form in the authors' released code)",
-             "paper": f"paper variant (the form of the paper, clip {hparams.get('clip')})"}
-    rescale = "on" if hparams.get("rescale", True) else "off"
-    return f"NA, {words.get(variant, variant)}; layer-wise gradient rescale {rescale}"
+def card_values(config: dict[str, Any]) -> dict[str, str]:
+    """Every ``{{ field }}`` of the template, as strings, from a checkpoint's ``config.json``."""
+    from .. import __version__
+    from ..models.zoo import ZOO, InputSpec
 
-
-def card_values(model: BNAModel, metrics: dict[str, float] | None = None,
-                repo_id: str | None = None, labels: list[str] | None = None,
-                **training: Any) -> dict[str, str]:
-    """Every ``${field}`` a template may use, as strings, for ``model``."""
-    hp = dict(model.hparams)
-    name, net, spec = hp["name"], model.net, model.spec
-    entry = PRETRAINED.get(name)
-    metrics = normalize_metrics(metrics)
-    if labels is None and entry is not None and len(entry.labels) == net.num_classes:
-        labels = list(entry.labels)
+    name, init, net = config["name"], config["init_args"], config["model_args"]
+    entry = ZOO.get(name)
+    metrics, training = config.get("metrics") or {}, config.get("training") or {}
+    dataset = config.get("dataset") or (entry.dataset if entry else "its data")
+    info = DATASETS.get(dataset)
+    spec = InputSpec.from_dict(config["input"]) if config.get("input") else None
     acc, rate = metrics.get("accuracy"), metrics.get("firing_rate")
-    ref = spec.reference
-    loss = hp.get("loss") or spec.loss
-    loss_args = hp.get("loss_args") if hp.get("loss_args") is not None else spec.loss_args
+    shape = "x".join(str(d) for d in net["input_shape"])
+    dims = ", ".join(str(d) for d in net["input_shape"])
+    events = net.get("input_kind") == "events"
+    ref = entry.reference if entry else None
+    loss_args = net.get("loss_args") or {}
+    labels = config.get("labels")
     values = {
         "model_name": name,
-        "repo_id": repo_id or (entry.repo_id if entry else f"bna-zoo/{name}"),
-        "license": entry.license if entry else "mit",
-        "dataset": entry.dataset if entry else spec.dataset,
-        "dataset_id": entry.dataset_id if entry else spec.dataset,
-        "arch": net.arch,
-        "input_shape": "x".join(str(d) for d in net.input_shape),
-        "n_steps": str(net.n_steps),
-        "input_text": entry.input.describe() if entry else spec.input_kind,
-        "tau_m": f"{net.neuron.tau_m:g}", "tau_s": f"{net.neuron.tau_s:g}",
-        "theta": f"{net.neuron.theta:g}",
-        "gradient": hp.get("gradient", "na"), "variant": hp.get("variant", "official"),
-        "rescale": str(hp.get("rescale", True)).lower(),
-        "gradient_text": gradient_text(hp),
-        "loss": f"{loss} ({', '.join(f'{k} {v:g}' for k, v in loss_args.items())})"
-                if loss_args else str(loss),
-        "n_params": f"{sum(p.numel() for p in net.parameters()):,}",
-        "num_classes": str(net.num_classes),
-        "labels": ", ".join(labels) if labels else f"class indices 0..{net.num_classes - 1}",
-        "accuracy": "null" if acc is None else f"{100 * acc:.2f}",
+        "repo_id": f"bna-zoo/{name}",
+        "dataset": dataset,
+        "summary": entry.summary if entry and entry.summary else f"A `{net['arch']}` network.",
+        "arch": net["arch"],
+        "input_text": spec.describe() if spec else f"{shape} per step",
+        "input_layout": f"[B, T, {dims}]" if events else f"[B, {dims}]` or `[B, T, {dims}]",
+        "usage_input": (f"event frames [B, T, {dims}] or raw event recordings" if events else
+                        f"images [B, {dims}]: uint8 pixels, PIL images, or floats in [0, 1]"),
+        "n_steps": str(net["n_steps"]),
+        "tau_m": f"{net['tau_m']:g}", "tau_s": f"{net['tau_s']:g}", "theta": f"{net['theta']:g}",
+        "gradient": init.get("gradient", "na"), "variant": init.get("variant", "official"),
+        "rescale": str(init.get("rescale", True)).lower(),
+        "gradient_text": gradient_text(init),
+        "loss": (f"{net['loss']} ({', '.join(f'{k} {v:g}' for k, v in loss_args.items())})"
+                 if loss_args else str(net["loss"])),
+        "n_params": f"{config.get('n_params', 0):,}",
+        "num_classes": str(config["num_classes"]),
+        "labels": ", ".join(labels) if labels else
+                  f"class indices 0..{config['num_classes'] - 1}",
         "accuracy_text": "not measured yet" if acc is None else f"{100 * acc:.2f}%",
+        "measured_on": training.get("measured_on") or (
+            f"{dataset}, {training.get('split', 'test')} split" if acc is not None else "-"),
         "firing_rate_text": _text(rate, "{:.4f} spikes per neuron per step"),
         "reference_text": f"{ref[1]:.2f}% ({ref[0]}, {ref[2]})" if ref else "none published",
-        "bna_zoo_version": _version(),
+        "bna_zoo_version": __version__,
+        "dataset_about": info.about if info else "",
+        "note": str(training.get("note") or ""),
     }
-    values.update({k: _text(training.get(k)) for k in TRAINING_FIELDS if k != "data_note"})
-    # free prose about the data (e.g. emulated events); empty when there is nothing to add
-    values["data_note"] = str(training.get("data_note") or "")
-    for k in ("command", "eval_command"):  # shell lines read best as code
-        if training.get(k) is not None:
-            values[k] = f"`{training[k]}`"
+    for key in ("command", "eval_command", "hardware", "wall_time", "epochs", "seed", "history"):
+        values[key] = _text(training.get(key))
+    for key in ("command", "eval_command"):  # shell lines read best as code
+        if training.get(key) is not None:
+            values[key] = f"`{training[key]}`"
     return values
 
 
-def _version() -> str:
-    from .. import __version__
+def card_data(config: dict[str, Any]):
+    """The Hub metadata of a checkpoint as a ``huggingface_hub.ModelCardData``."""
+    from huggingface_hub import EvalResult, ModelCardData
 
-    return __version__
+    from ..models.zoo import ZOO
+
+    name = config["name"]
+    entry = ZOO.get(name)
+    dataset = config.get("dataset") or (entry.dataset if entry else None)
+    info = DATASETS.get(dataset)
+    metrics, training = config.get("metrics") or {}, config.get("training") or {}
+    results = None
+    if metrics.get("accuracy") is not None:
+        measured = training.get("measured_on")
+        results = [EvalResult(
+            task_type="image-classification", task_name="Image Classification",
+            # the data the number was measured on: a stand-in is never reported as the benchmark
+            dataset_type=(training.get("measured_on_id") or "custom") if measured
+            else (info.hub_id if info else "custom"),
+            dataset_name=measured or (info.name if info else "custom"),
+            dataset_split=training.get("split", "test"),
+            metric_type="accuracy", metric_name="Top-1 accuracy (%)",
+            metric_value=round(100 * metrics["accuracy"], 2),
+        )]
+    return ModelCardData(
+        library_name="bna_zoo", license=entry.license if entry else "mit",
+        tags=_TAGS + list(info.tags if info else ()),
+        datasets=[info.hub_id] if info else None, pipeline_tag="image-classification",
+        model_name=name, eval_results=results,
+    )
 
 
-def _split_front_matter(text: str, where: str) -> tuple[str, str]:
-    if not text.startswith("---\n"):
-        raise ValueError(f"{where}: a card must start with YAML front matter ('---')")
-    front, sep, body = text[4:].partition("\n---\n")
-    if not sep:
-        raise ValueError(f"{where}: the YAML front matter is not closed by a '---' line")
-    return front, body
+def render_card(config: dict[str, Any]) -> str:
+    """The ``README.md`` of a checkpoint folder, from its ``config.json`` content."""
+    from huggingface_hub import ModelCard
 
-
-def _drop_unmeasured(meta: dict[str, Any]) -> None:
-    kept = []
-    for model in meta.get("model-index") or []:
-        results = []
-        for result in model.get("results") or []:
-            result["metrics"] = [m for m in result.get("metrics") or []
-                                 if m.get("value") is not None]
-            if result["metrics"]:
-                results.append(result)
-        if results:
-            kept.append({**model, "results": results})
-    if kept:
-        meta["model-index"] = kept
-    else:
-        meta.pop("model-index", None)
-
-
-def render_card(name: str, values: dict[str, str]) -> str:
-    """Render ``model_cards/<name>.md`` with ``values`` (see :func:`card_values`).
-
-    Raises:
-        ValueError: a placeholder without a value, or front matter that is not valid YAML.
-    """
-    path = template_path(name)
-    try:
-        text = Template(path.read_text()).substitute(values)
-    except (KeyError, ValueError) as err:
-        raise ValueError(f"{path}: placeholder {err} has no value; fields: "
-                         f"{', '.join(sorted(values))}") from None
-    front, body = _split_front_matter(text, str(path))
-    try:
-        meta = yaml.safe_load(front)
-    except yaml.YAMLError as err:
-        raise ValueError(f"{path}: front matter is not valid YAML after rendering: {err}") from None
-    _drop_unmeasured(meta)
-    return f"---\n{yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)}---\n{body}"
+    card = ModelCard.from_template(card_data(config), template_path=str(TEMPLATE),
+                                   **card_values(config))
+    return str(card).rstrip() + "\n"
 
 
 def front_matter(card: str) -> dict[str, Any]:
-    """The parsed YAML metadata of a rendered card."""
-    return yaml.safe_load(_split_front_matter(card, "card")[0])
+    """The parsed Hub metadata of a rendered card (``model-index`` included)."""
+    from huggingface_hub import ModelCard
+
+    return ModelCard(card).data.to_dict()

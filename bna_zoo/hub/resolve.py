@@ -27,13 +27,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..models.pretrained import PRETRAINED, PretrainedEntry, get_pretrained
+from ..models.zoo import ZOO, ZooEntry, get_entry
+from .checkpoint import CONFIG_NAME, WEIGHTS_NAME
 from .errors import HubUnavailableError
 
 log = logging.getLogger("bna_zoo.hub")
 
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -109,7 +108,7 @@ def resolve(source: str | os.PathLike, revision: str | None = None) -> Resolved:
     if _looks_like_path(text):
         return _local(text, revision)
     base, rev = _split_revision(text, revision)
-    if base in PRETRAINED:
+    if base in ZOO:
         if os.path.exists(base):
             raise _shadow_error(base, "a zoo name")
         return _from_zoo(base, rev)
@@ -122,12 +121,12 @@ def resolve(source: str | os.PathLike, revision: str | None = None) -> Resolved:
             raise HubUnavailableError(f"{err} (and there is no local folder {base!r})") from err
     if os.path.isdir(text) or "/" in text or os.sep in text:
         return _local(text, revision)  # a path; FileNotFoundError names it if it is missing
-    get_pretrained(base)  # raises KeyError with close matches
+    get_entry(base)  # raises KeyError with close matches
     raise AssertionError("unreachable")
 
 
 def _from_zoo(name: str, revision: str | None) -> Resolved:
-    entry = get_pretrained(name)
+    entry = get_entry(name)
     if revision is not None and revision != entry.revision:
         # the user picked another revision: the registry's sha256 does not describe it
         log.info("%s: loading revision %s of %s instead of the pinned %s (sha256 not checked)",
@@ -138,7 +137,7 @@ def _from_zoo(name: str, revision: str | None) -> Resolved:
             return _shipped(entry, "not yet published on the Hub")
         raise HubUnavailableError(
             f"no trained weights for {name!r} yet: not published on the Hub and not shipped in "
-            f"the package. Train them with `bna-zoo fit --config configs/{name}.yaml`; "
+            f"the package. Train them with `bna-zoo fit --config zoo:{name}`; "
             f"bna_zoo.list_pretrained() lists the names with weights."
         )
     try:
@@ -150,7 +149,7 @@ def _from_zoo(name: str, revision: str | None) -> Resolved:
     return Resolved(found.directory, found.origin, entry.sha256)
 
 
-def _shipped(entry: PretrainedEntry, why: str) -> Resolved:
+def _shipped(entry: ZooEntry, why: str) -> Resolved:
     directory = entry.shipped_dir
     if not directory.is_dir():
         raise FileNotFoundError(f"{entry.name}: the registry says the weights are shipped, but "

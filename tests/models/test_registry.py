@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from bna_zoo.models import create_model, get_spec, list_models, parse_arch
+from bna_zoo.models import create_model, get_entry, list_models, parse_arch
 from bna_zoo.nn import LOSSES
 
 
@@ -11,7 +11,7 @@ from bna_zoo.nn import LOSSES
 @pytest.mark.parametrize("gradient", ["na", "surrogate"])
 def test_every_registry_model_runs_forward_and_backward_on_a_tiny_batch(name, gradient):
     torch.manual_seed(0)
-    spec = get_spec(name)
+    spec = get_entry(name)
     model = create_model(name, gradient=gradient, rescale=gradient == "na")
     x = torch.rand(2, spec.n_steps, *spec.input_shape)
     out = model(x)
@@ -38,7 +38,7 @@ def test_static_images_are_accepted_without_a_time_dimension():
 
 def test_unknown_model_lists_close_matches():
     with pytest.raises(KeyError, match="Did you mean 'nmnist-cnn'"):
-        get_spec("nmnist-cn")
+        get_entry("nmnist-cn")
 
 
 def test_bad_architecture_token_names_the_grammar():

@@ -1,4 +1,4 @@
-"""Pretrained entries: one per architecture, consistent with it, and honest about their weights."""
+"""The zoo: one entry per name, consistent in itself, and honest about its weights."""
 
 from __future__ import annotations
 
@@ -10,37 +10,39 @@ import pytest
 
 import bna_zoo
 import bna_zoo.data
-from bna_zoo.hub import sha256_file, template_path
-from bna_zoo.models import get_spec, list_models, parse_arch
-from bna_zoo.models import pretrained as zoo
+from bna_zoo.hub import sha256_file
+from bna_zoo.models import list_models, parse_arch, zoo
+from bna_zoo.models.render import render_models_table
 
 
 @pytest.mark.parametrize("name", list_models())
-def test_every_architecture_has_an_entry_and_a_card_template(name):
-    entry = zoo.get_pretrained(name)
-    assert entry.architecture == name and entry.repo_id == f"bna-zoo/{name}"
-    assert template_path(name).name == f"{name}.md"
+def test_every_name_is_its_entry_key_and_hub_repo(name):
+    entry = zoo.get_entry(name)
+    assert entry.name == name and entry.repo_id == f"bna-zoo/{name}"
 
 
 @pytest.mark.parametrize("name", list_models())
 def test_entry_input_spec_and_labels_agree_with_the_architecture(name):
-    entry, spec = zoo.get_pretrained(name), get_spec(name)
+    entry = spec = zoo.get_entry(name)
     assert entry.input.kind == spec.input_kind
     assert entry.input.shape == spec.input_shape and entry.input.n_steps == spec.n_steps
     assert len(entry.labels) == parse_arch(spec.arch)[-1][1]
-    assert entry.neuron == {"tau_m": spec.tau_m, "tau_s": spec.tau_s, "theta": spec.theta}
     if entry.input.kind == "events":
         c, h, w = spec.input_shape
         assert entry.input.frames["sensor_size"] == (w, h, c)
-        assert entry.datamodule["init_args"]["n_steps"] == spec.n_steps
+        assert entry.datamodule_config()["init_args"]["n_steps"] == spec.n_steps
     else:
         assert len(entry.input.mean) == len(entry.input.std) == spec.input_shape[0]
-    assert entry.datamodule["class_name"] in bna_zoo.data.__all__
+    assert entry.datamodule in bna_zoo.data.__all__
+    # the DataModule names its classes from the same facts (bna_zoo.datasets)
+    dm_class = getattr(bna_zoo.data, entry.datamodule)
+    dm_labels = dm_class._classes if hasattr(dm_class, "_classes") else dm_class.classes
+    assert tuple(dm_labels) == entry.labels
 
 
 @pytest.mark.parametrize("name", list_models())
 def test_pins_are_well_formed_and_shipped_weights_match_them(name):
-    entry = zoo.get_pretrained(name)
+    entry = zoo.get_entry(name)
     if entry.revision is not None:
         assert re.fullmatch(r"[0-9a-f]{40}", entry.revision), "pin a commit, not a branch"
     if entry.sha256 is not None:
@@ -59,9 +61,9 @@ def test_pins_are_well_formed_and_shipped_weights_match_them(name):
 def test_list_pretrained_lists_loadable_entries_unless_asked_for_all(monkeypatch):
     every = zoo.list_pretrained(available_only=False)
     assert every == sorted(list_models())
-    assert zoo.list_pretrained() == sorted(n for n in every if zoo.PRETRAINED[n].available)
-    entry = dataclasses.replace(zoo.PRETRAINED["nmnist-cnn"], shipped=True, sha256="0" * 64)
-    monkeypatch.setitem(zoo.PRETRAINED, "nmnist-cnn", entry)
+    assert zoo.list_pretrained() == sorted(n for n in every if zoo.ZOO[n].available)
+    entry = dataclasses.replace(zoo.ZOO["nmnist-cnn"], shipped=True, sha256="0" * 64)
+    monkeypatch.setitem(zoo.ZOO, "nmnist-cnn", entry)
     assert "nmnist-cnn" in zoo.list_pretrained()
     assert zoo.list_pretrained("fashion*", available_only=False) == [
         "fashionmnist-cnn", "fashionmnist-mlp"]
@@ -70,17 +72,17 @@ def test_list_pretrained_lists_loadable_entries_unless_asked_for_all(monkeypatch
 
 def test_unknown_entry_lists_close_matches():
     with pytest.raises(KeyError, match="Did you mean 'nmnist-cnn'"):
-        zoo.get_pretrained("nmist-cnn")
+        zoo.get_entry("nmist-cnn")
 
 
 def test_models_table_has_a_row_per_entry_with_its_status(monkeypatch):
     entry = dataclasses.replace(
-        zoo.PRETRAINED["fashionmnist-mlp"], results=zoo.Results(accuracy=0.8992),
+        zoo.ZOO["fashionmnist-mlp"], results=zoo.Results(accuracy=0.8992),
         shipped=True, revision="c" * 40, sha256="0" * 64,
     )
-    monkeypatch.setitem(zoo.PRETRAINED, "fashionmnist-mlp", entry)
-    lines = zoo.render_models_table().splitlines()
-    assert len(lines) == 2 + len(zoo.PRETRAINED)
+    monkeypatch.setitem(zoo.ZOO, "fashionmnist-mlp", entry)
+    lines = render_models_table().splitlines()[1:-1]
+    assert len(lines) == 2 + len(zoo.ZOO)
     (row,) = [line for line in lines if line.startswith("| `fashionmnist-mlp`")]
     assert "89.92%" in row and "shipped" in row and "bna-zoo/fashionmnist-mlp@ccccccc" in row
     (planned,) = [line for line in lines if line.startswith("| `mnist-cnn`")]

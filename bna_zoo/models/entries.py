@@ -1,0 +1,103 @@
+"""The zoo's entries (see :class:`bna_zoo.models.zoo.ZooEntry`): data only.
+
+After a training run, edit only the trained-weights fields of that entry (``results``,
+``sha256``, ``shipped``, ``revision``): :func:`bna_zoo.hub.register_shipped` and
+:func:`bna_zoo.hub.publish` print them. Then regenerate the derived files with
+``python -m bna_zoo.models.render`` (configs, recipes, cards, README table; a test checks they
+are current).
+"""
+
+from __future__ import annotations
+
+from .zoo import Recipe, Results, ZooEntry
+
+_CPU = "x86_64, 2 CPU cores shared with other jobs, no GPU"
+
+ENTRIES = [
+    ZooEntry(
+        "mnist-cnn", "15C5-P2-40C5-P2-300-10", "MNIST", (1, 28, 28), 5, "MNISTDataModule",
+        Recipe(epochs=200, batch_size=64),
+        reference=("NA (Yang et al. 2021)", 99.69, "ICML 2021 poster"),
+        summary="The MNIST spiking CNN of the NA paper: two convolution layers with sum pooling "
+                "and a 300-neuron hidden layer.",
+    ),
+    ZooEntry(
+        "nmnist-cnn", "12C5p1-P2-64C5-P2-D0.2-10", "N-MNIST", (2, 34, 34), 30,
+        "NMNISTDataModule", Recipe(epochs=100, batch_size=50),
+        data_args={"bin_us": 3000, "stabilize": True, "binary": True},
+        tau_m=8.0, tau_s=4.0, loss="count", loss_args={"desired": 15.0, "undesired": 3.0},
+        input_kind="events",
+        reference=("TSSL-BP (Zhang & Li 2020)", 99.28, "TSSL-BP README, T=30"),
+        summary="The N-MNIST spiking CNN of the TSSL-BP/NA configs, on 3 ms binary event frames "
+                "with saccade motion removed.",
+        results=Results(
+            accuracy=0.9660000205039978, firing_rate=0.03151671215891838,
+            split="test (2,000 emulated digits)",
+            measured_on="N-MNIST-style events emulated from 2,000 held-out real MNIST digits "
+                        "(not recorded N-MNIST)",
+            measured_on_id="bna-zoo/emulated-nmnist-test",
+            data_args={"data_dir": "data/emulated_nmnist"},
+            command="python -m bna_zoo.data.emulate --out_dir data/emulated_nmnist --n_train "
+                    "8000 --n_test 2000 && bna-zoo fit --config configs/nmnist-cnn.yaml "
+                    "--data.init_args.data_dir data/emulated_nmnist --data.init_args.download "
+                    "false --trainer.max_epochs 3",
+            eval_command="python -m bna_zoo.data.emulate --out_dir data/emulated_nmnist "
+                         "--n_train 8000 --n_test 2000 && bna-zoo eval nmnist-cnn",
+            hardware=_CPU,
+            wall_time="about 60 min for 3 epochs (frame cache included), sharing 2 CPU cores "
+                      "with 3-4 other jobs",
+            epochs=3, seed=0,
+        ),
+        sha256="56e3fffdc219c07e3156afc4eb83eee3799ded4bb0340703c4c08430b2b32c98", shipped=True,
+    ),
+    ZooEntry(
+        "fashionmnist-mlp", "400-400-10", "Fashion-MNIST", (1, 28, 28), 5,
+        "FashionMNISTDataModule", Recipe(epochs=100, batch_size=100), tau_s=3.0,
+        reference=("TSSL-BP (Zhang & Li 2020)", 89.92, "TSSL-BP README"),
+        summary="A 784-400-400-10 spiking multilayer perceptron, the Fashion-MNIST MLP of "
+                "TSSL-BP that the NA paper's code inherits.",
+        results=Results(
+            accuracy=0.8277000188827515, firing_rate=0.14290837943553925,
+            command="bna-zoo fit --config configs/fashionmnist-mlp.yaml --trainer.max_epochs 12, "
+                    "resumed with --trainer.max_epochs 40 --ckpt_path last and stopped after "
+                    "16 epochs",
+            eval_command="bna-zoo eval fashionmnist-mlp", hardware=_CPU,
+            wall_time="80 min for 16 epochs, sharing 2 CPU cores with 3-4 other jobs",
+            epochs=16, seed=0,
+        ),
+        sha256="81e1c0699b809e6e91de1c476db470541e0454378994a214310b29b5cec6912a", shipped=True,
+    ),
+    ZooEntry(
+        "fashionmnist-cnn", "32C5p2-P2-64C5p2-P2-1024-10", "Fashion-MNIST", (1, 28, 28), 5,
+        "FashionMNISTDataModule", Recipe(epochs=200, batch_size=50),
+        reference=("TSSL-BP (Zhang & Li 2020)", 92.83, "TSSL-BP README"),
+        summary="The Fashion-MNIST spiking CNN of TSSL-BP: two padded convolution layers with "
+                "sum pooling and a 1024-neuron hidden layer.",
+        results=Results(
+            accuracy=0.7994999885559082, firing_rate=0.08553390204906464,
+            command="bna-zoo fit --config configs/fashionmnist-cnn.yaml --trainer.max_epochs 1",
+            eval_command="bna-zoo eval fashionmnist-cnn", hardware=_CPU,
+            wall_time="75 min for 1 epoch, sharing 2 CPU cores with 3-4 other jobs",
+            epochs=1, seed=0,
+        ),
+        sha256="1c2c16aea56b5d7407cd1e9f9fd7287f9d619029e49d14cfd6eab430e3385e2e", shipped=True,
+    ),
+    ZooEntry(
+        "cifar10-cnn",
+        "96C3p1-D0.2-256C3p1-P2-D0.2-384C3p1-P2-D0.2-384C3p1-D0.2-256C3p1-D0.2-1024-D0.2-1024"
+        "-D0.2-10",
+        "CIFAR-10", (3, 32, 32), 5, "CIFAR10DataModule", Recipe(epochs=300, batch_size=50),
+        conv_weight_scale=5.0,
+        reference=("NA (Yang et al. 2021)", 91.76, "ICML 2021 poster"),
+        summary="The CIFAR-10 'AlexNet' spiking CNN of the NA paper (91.76% there).",
+    ),
+    ZooEntry(
+        "dvsgesture-cnn", "16C5p2-P2-32C3p1-P2-64C3p1-P2-D0.2-256-11", "DVS128 Gesture",
+        (2, 32, 32), 30, "DVSGestureDataModule", Recipe(epochs=100, batch_size=16),
+        # 30 bins of 50 ms (1.5 s), the 128x128 sensor pooled 4x to 32x32
+        data_args={"bin_us": 50_000, "downsample": 4, "binary": False},
+        tau_m=8.0, tau_s=4.0, loss="count", loss_args={"desired": 15.0, "undesired": 3.0},
+        input_kind="events",
+        summary="A DVS128 Gesture spiking CNN on 32x32 downsampled events (beyond the paper).",
+    ),
+]
