@@ -537,13 +537,49 @@ class _IDXDataModule(_ImageDataModule):
 class MNISTDataModule(_IDXDataModule):
     """MNIST, 60000 train / 10000 test grey 28x28 digits, batches ``x [B, 1, 28, 28]``.
 
-    Training augmentation (spec §3.1): RandomCrop(28, padding 4), RandomRotation(15);
-    normalisation ``(x - 0.1307) / 0.3081``. Arguments: see :class:`_ImageDataModule`.
+    Training augmentation (docs/na.md §8): RandomCrop(28, padding 4), RandomRotation(15);
+    normalisation ``(x - 0.1307) / 0.3081``.
+
+    Args:
+        shipped_digits: use the 10,000 real MNIST training digits shipped with bna_zoo
+            (:mod:`bna_zoo.data.digits`) instead of files: 8,000 train / 2,000 test, the same
+            stratified seed-0 split as the emulated N-MNIST data (``bna-zoo emulate``), so the
+            static and the event model are tested on the same digits. Works offline.
+        Others: see :class:`_ImageDataModule`.
     """
 
     dataset_name, folder = "MNIST", "MNIST/raw"
     _torchvision_class = tv_datasets.MNIST
     _classes = DATASETS["MNIST"].labels
+
+    def __init__(
+        self,
+        data_dir: str = "data",
+        batch_size: int = 64,
+        num_workers: int = 0,
+        val_fraction: float = 0.0,
+        seed: int = 0,
+        augment: bool = True,
+        download: bool = True,
+        subset: int | None = None,
+        shipped_digits: bool = False,
+    ) -> None:
+        super().__init__(
+            data_dir, batch_size, num_workers, val_fraction, seed, augment, download, subset
+        )
+        self.shipped_digits = shipped_digits
+
+    def missing_files(self) -> list[str]:
+        return [] if self.shipped_digits else super().missing_files()
+
+    def _load(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        if not self.shipped_digits:
+            return super()._load(split)
+        from .digits import load_digits, split_digits
+
+        # the split of bna_zoo.data.emulate.emulate_digits (test_fraction 0.2, seed 0)
+        tr_x, tr_y, te_x, te_y = split_digits(*load_digits(), 0.2, 0)
+        return (tr_x, tr_y) if split == "train" else (te_x, te_y)
 
     def augmentation(self) -> BatchAugment:
         return BatchAugment(padding=4, degrees=15)

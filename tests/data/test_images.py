@@ -471,3 +471,16 @@ def test_raw_training_batches_are_finished_by_the_transfer_hook_only(fashion_dir
     torch.testing.assert_close(dm.train_set[first][0], x[0], rtol=0, atol=0)
     val = next(iter(dm.val_dataloader()))
     assert not is_raw_batch(val) and dm.on_after_batch_transfer(val, 0) is val
+
+
+def test_shipped_digits_are_the_emulated_nmnist_split_and_need_no_files(tmp_path):
+    from bna_zoo.data.digits import load_digits, split_digits
+
+    dm = MNISTDataModule(str(tmp_path), shipped_digits=True, download=False, augment=False)
+    dm.prepare_data()
+    dm.setup("fit")
+    tr_x, _, te_x, te_y = split_digits(*load_digits(), 0.2, 0)  # what `bna-zoo emulate` uses
+    assert len(dm.train_set) == len(tr_x) == 8000 and len(dm.test_set) == len(te_x) == 2000
+    assert torch.equal(dm.test_set.images[:, 0], torch.from_numpy(te_x))
+    assert torch.equal(dm.test_set.labels, torch.from_numpy(te_y))
+    assert not list(tmp_path.iterdir())  # nothing downloaded or written
