@@ -1,0 +1,15 @@
+"""Export zoo networks to interchange formats and load them back.
+
+- :func:`to_nir` / :func:`from_nir`: the Neuromorphic Intermediate Representation (NIR), the
+  format neuromorphic hardware and simulators read. The mapping of our discrete LIF/PSC dynamics
+  onto NIR's ``CubaLIF`` is written down in ``docs/nir.md``.
+
+Needs the ``nir`` extra (``pip install "bna_zoo[nir]"``): ``nir`` and ``nirtorch``.
+"""
+
+from __future__ import annotations
+
+from .nir_export import to_nir
+from .nir_import import NIRModule, from_nir
+
+__all__ = ["NIRModule", "from_nir", "to_nir"]

@@ -1,0 +1,148 @@
+"""Export a :class:`~bna_zoo.models.network.SpikingNetwork` as a NIR graph.
+
+Each spiking layer ``W -> LIF -> PSC`` becomes ``Linear|Conv2d -> CubaLIF`` (see ``docs/nir.md``):
+our weights act on the PSC trace, NIR's on spikes, and because the PSC filter is linear the two
+are the same network once the filter moves behind the weights, into the ``CubaLIF`` synapse
+(``tau_syn = tau_s``). The encoder's PSC filter of the input becomes the first layer's synapse
+the same way, so the graph input is the raw per-step input (an image held for T steps).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import __version__
+from ..models.network import SpikingNetwork
+from ..nn import SpikingConv2d, SpikingLinear, SumPool2d, TimeSharedDropout
+from ._nir import META_KEY, nir
+
+_READOUTS = ("psc", "spikes")
+
+
+def _network(model: nn.Module) -> SpikingNetwork:
+    net = getattr(model, "net", model)  # a BNAModel wraps its network in .net
+    if not isinstance(net, SpikingNetwork):
+        raise TypeError(f"to_nir expects a BNAModel or SpikingNetwork, got {type(model).__name__}")
+    return net
+
+
+def _full(shape: tuple[int, ...], value: float) -> np.ndarray:
+    # float64: tau * dt and r survive the round trip exactly, so an importer recomputes the
+    # very leak factors 1 - 1/tau that the network used.
+    return np.full(shape, value, dtype=np.float64)
+
+
+def _cuba_lif(net: SpikingNetwork, shape: tuple[int, ...], dt: float) -> nir.CubaLIF:
+    """The NIR neuron of one spiking layer: Euler with step ``dt`` reproduces our update."""
+    n = net.neuron
+    return nir.CubaLIF(
+        tau_syn=_full(shape, n.tau_s * dt),
+        tau_mem=_full(shape, n.tau_m * dt),
+        r=_full(shape, n.tau_m),  # r * dt / tau_mem = 1: the membrane adds the whole current
+        v_leak=_full(shape, 0.0),
+        v_threshold=_full(shape, n.theta),
+        v_reset=_full(shape, 0.0),  # hard reset to 0
+        w_in=_full(shape, 1.0),  # w_in * dt / tau_syn = 1/tau_s: the PSC filter's input gain
+    )
+
+
+def _weight(module: nn.Module, scale: float) -> np.ndarray:
+    w = module.weight.detach().to("cpu", torch.float32)
+    if scale != 1.0:
+        w = w * scale  # a folded pooling scale
+    return w.numpy().copy()
+
+
+def to_nir(
+    model: nn.Module, *, dt: float = 1.0, fold_scale: bool = False, readout: str = "psc"
+) -> nir.NIRGraph:
+    """Export a network as a NIR graph (inference only: dropout has no node).
+
+    Args:
+        model: a :class:`~bna_zoo.model.BNAModel` or :class:`SpikingNetwork`.
+        dt: the duration of one time step in the graph's time unit. Time constants are written
+            as ``tau * dt``; ``dt = 1`` measures time in steps. snnTorch's importer assumes
+            ``dt = 1e-4`` s.
+        fold_scale: multiply the x1.1 of each sum pooling into the next layer's weights instead
+            of writing a ``Scale`` node (for consumers without ``Scale``, e.g. Norse and
+            snnTorch; equal in exact arithmetic, not bit for bit).
+        readout: ``"psc"`` ends with an ``LI`` node that turns the output spikes into the
+            output PSC, the model's own output; ``"spikes"`` ends at the output spikes (for
+            consumers without ``LI``).
+
+    Returns:
+        A type-checked ``nir.NIRGraph``. Per-step shapes exclude batch and time; the graph's
+        ``metadata["bna_zoo"]`` records ``dt``, ``n_steps``, ``input_kind``, ``readout`` and
+        the architecture, which :func:`~bna_zoo.export.from_nir` reads.
+    """
+    net = _network(model)
+    if readout not in _READOUTS:
+        raise ValueError(f"readout must be one of {_READOUTS}, got {readout!r}")
+    if not dt > 0:
+        raise ValueError(f"dt must be > 0, got {dt}")
+    shape = tuple(net.input_shape)
+    nodes: dict[str, nir.NIRNode] = {"input": nir.Input(input_type=np.array(shape))}
+    edges: list[tuple[str, str]] = []
+    last = "input"
+
+    def add(name: str, node: nir.NIRNode) -> None:
+        nonlocal last
+        nodes[name] = node
+        edges.append((last, name))
+        last = name
+
+    pending_scale = 1.0
+    for i, layer in enumerate(net.layers):
+        if isinstance(layer, SpikingConv2d):
+            conv = layer.conv
+            w = _weight(conv, pending_scale)
+            add(layer.name, nir.Conv2d(
+                input_shape=shape[1:], weight=w, stride=conv.stride, padding=conv.padding,
+                dilation=conv.dilation, groups=conv.groups,
+                bias=np.zeros(w.shape[0], np.float32) if conv.bias is None
+                else conv.bias.detach().cpu().numpy().copy(),
+            ))
+            shape = tuple(int(d) for d in nodes[layer.name].output_type["output"])
+            add(f"{layer.name}_lif", _cuba_lif(net, shape, dt))
+        elif isinstance(layer, SpikingLinear):
+            if len(shape) > 1:
+                add(f"flatten{i}", nir.Flatten(input_type=np.array(shape), start_dim=0))
+                shape = (int(np.prod(shape)),)
+            lin = layer.linear
+            w = _weight(lin, pending_scale)
+            if lin.bias is None:
+                add(layer.name, nir.Linear(weight=w))
+            else:
+                add(layer.name, nir.Affine(weight=w, bias=lin.bias.detach().cpu().numpy().copy()))
+            shape = (w.shape[0],)
+            add(f"{layer.name}_lif", _cuba_lif(net, shape, dt))
+        elif isinstance(layer, SumPool2d):
+            k = layer.kernel_size
+            add(f"pool{i}", nir.SumPool2d(
+                kernel_size=np.array([k, k]), stride=np.array([k, k]), padding=np.array([0, 0])
+            ))
+            shape = (shape[0], shape[1] // k, shape[2] // k)
+            if fold_scale:
+                pending_scale *= layer.scale
+                continue
+            add(f"pool{i}_scale", nir.Scale(scale=np.full(shape, layer.scale, np.float32)))
+        elif isinstance(layer, TimeSharedDropout):
+            continue  # identity at inference
+        else:
+            raise TypeError(f"no NIR mapping for layer {i} ({type(layer).__name__})")
+        pending_scale = 1.0
+    if readout == "psc":
+        # the output layer's PSC, a[t] = (1 - 1/tau_s) a[t-1] + s[t]/tau_s, is NIR's leaky
+        # integrator with tau = tau_s and r = 1 under the same Euler step
+        add("readout", nir.LI(tau=_full(shape, net.neuron.tau_s * dt), r=_full(shape, 1.0),
+                              v_leak=_full(shape, 0.0)))
+    nodes["output"] = nir.Output(output_type=np.array(shape))
+    edges.append((last, "output"))
+    meta = {
+        "version": __version__, "dt": float(dt), "n_steps": int(net.n_steps),
+        "input_kind": net.input_kind, "input_shape": np.array(net.input_shape),
+        "readout": readout, "arch": net.arch, "fold_scale": int(fold_scale),
+    }
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={META_KEY: meta})

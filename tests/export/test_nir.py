@@ -1,0 +1,179 @@
+"""NIR export (bna_zoo.export): the mapping of docs/nir.md, round trips and other consumers."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+nir = pytest.importorskip("nir", reason="the nir extra is not installed: pip install '.[nir]'")
+pytest.importorskip("nirtorch", reason="the nir extra is not installed: pip install '.[nir]'")
+
+from bna_zoo.export import from_nir, to_nir  # noqa: E402
+from bna_zoo.metrics import spike_trace  # noqa: E402
+from bna_zoo.model import BNAModel  # noqa: E402
+
+SHIPPED = ["fashionmnist-mlp", "fashionmnist-cnn", "nmnist-cnn"]
+
+
+@pytest.fixture(scope="module")
+def models() -> dict[str, BNAModel]:
+    return {name: BNAModel.from_pretrained(name).eval() for name in SHIPPED}
+
+
+def _inputs(model: BNAModel, n: int = 4) -> torch.Tensor:
+    """Realistic inputs: shipped MNIST digits, as normalised images or emulated events."""
+    from bna_zoo.data.digits import load_digits
+
+    images, _ = load_digits()
+    pick = np.random.default_rng(0).choice(len(images), n, replace=False)
+    if model.net.input_kind == "image":
+        x = torch.from_numpy(images[pick]).float().unsqueeze(1) / 255
+        return (x - 0.1307) / 0.3081
+    from bna_zoo.data.emulate import emulate_batch
+    from bna_zoo.data.events import events_to_frames
+
+    recs = emulate_batch(images[pick], [[0, 1, int(i)] for i in pick])
+    # the nmnist-cnn entry's binning: 30 binary frames of 3 ms, stabilised, 34x34x2
+    return torch.from_numpy(np.stack([
+        events_to_frames(r, (34, 34, 2), 30, 3000, True, stabilize=True) for r in recs]))
+
+
+def _nir_file_round_trip(graph, tmp_path):
+    path = tmp_path / "model.nir"
+    nir.write(path, graph)
+    return nir.read(path)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_nir_round_trip_reproduces_every_shipped_model(name, models, tmp_path):
+    model = models[name]
+    imported = from_nir(_nir_file_round_trip(to_nir(model), tmp_path))
+    x = _inputs(model)
+    with torch.no_grad():
+        out, spikes = spike_trace(model.net, x)
+        out_nir, spikes_nir = imported.forward_with_trace(x)
+    assert sum(s.sum() for s in spikes.values()) > 0
+    assert torch.equal(out_nir, out)  # bit for bit, not merely close
+    assert list(spikes_nir) == [f"{k}_lif" for k in spikes]
+    for k, s in spikes.items():
+        assert torch.equal(spikes_nir[f"{k}_lif"], s), k
+
+
+def test_graph_run_as_written_matches_to_float32_rounding(models):
+    # without moving the synapses in front of the weights (what other consumers run), the
+    # currents round differently; outputs agree to rounding and spikes all but everywhere
+    model = models["nmnist-cnn"]
+    x = _inputs(model)
+    with torch.no_grad():
+        out, spikes = spike_trace(model.net, x)
+        out_nir, spikes_nir = from_nir(to_nir(model), filter_first=False).forward_with_trace(x)
+    flips = sum(int((spikes_nir[f"{k}_lif"] != s).sum()) for k, s in spikes.items())
+    total = sum(s.numel() for s in spikes.values())
+    assert flips <= 1e-4 * total
+    assert torch.equal(out_nir.sum(1).argmax(-1), out.sum(1).argmax(-1))
+
+
+def test_export_maps_each_layer_as_the_mapping_table_says(models):
+    model = models["nmnist-cnn"]  # tau_m 8, tau_s 4, theta 1; 12C5p1-P2-64C5-P2-D0.2-10
+    g = to_nir(model)
+    kinds = {k: type(v).__name__ for k, v in g.nodes.items()}
+    assert [kinds[b] for _, b in g.edges] == [
+        "Conv2d", "CubaLIF", "SumPool2d", "Scale", "Conv2d", "CubaLIF", "SumPool2d", "Scale",
+        "Flatten", "Linear", "CubaLIF", "LI", "Output"]  # no node for the dropout
+    lif = g.nodes["conv0_lif"]
+    assert lif.output_type["output"].tolist() == [12, 32, 32]
+    for field, value in {"tau_syn": 4.0, "tau_mem": 8.0, "r": 8.0, "v_leak": 0.0,
+                         "v_threshold": 1.0, "v_reset": 0.0, "w_in": 1.0}.items():
+        assert np.all(getattr(lif, field) == value), field
+    assert np.all(g.nodes["pool1_scale"].scale == np.float32(1.1))
+    assert np.all(g.nodes["readout"].tau == 4.0) and np.all(g.nodes["readout"].r == 1.0)
+    assert np.array_equal(g.nodes["conv0"].weight, model.net.layers[0].conv.weight.detach().numpy())
+    meta = g.metadata["bna_zoo"]
+    assert (meta["dt"], meta["n_steps"], meta["input_kind"]) == (1.0, 30, "events")
+    # time in seconds: every time constant scales with dt, r = tau_mem / dt does not
+    g = to_nir(model, dt=1e-3, fold_scale=True, readout="spikes")
+    assert np.allclose(g.nodes["conv0_lif"].tau_mem, 8e-3) and np.all(g.nodes["conv0_lif"].r == 8)
+    assert "pool1_scale" not in g.nodes and "readout" not in g.nodes
+    w2 = model.net.layers[2].conv.weight.detach().numpy()
+    assert np.allclose(g.nodes["conv2"].weight, 1.1 * w2)
+
+
+def test_static_image_is_held_for_t_steps_by_the_imported_module(models):
+    model = models["fashionmnist-mlp"]
+    imported = from_nir(to_nir(model))
+    x = _inputs(model, 2)
+    held = x.unsqueeze(1).expand(-1, model.net.n_steps, -1, -1, -1)
+    with torch.no_grad():
+        assert torch.equal(imported(x), imported(held))
+        assert imported(x).shape == (2, 5, 10)
+
+
+def _per_sample(step, x: torch.Tensor, n_steps: int, reset) -> torch.Tensor:
+    """Run a one-step consumer module sample by sample (see docs/nir.md: their Flatten also
+    flattens the batch), holding a static image for T steps; -> output spikes [B, T, ...]."""
+    out = []
+    for sample in x:
+        state = reset()
+        zs = []
+        for t in range(n_steps):
+            xt = sample[t] if x.dim() == 5 else sample
+            z, state = step(xt.unsqueeze(0), state)
+            zs.append(z.reshape(-1))
+        out.append(torch.stack(zs))
+    return torch.stack(out)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Norse calls nirtorch.load
+@pytest.mark.parametrize("name", ["fashionmnist-mlp", "fashionmnist-cnn"])
+def test_norse_runs_an_exported_zoo_model_spike_for_spike(name, models):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        norse = pytest.importorskip("norse.torch", reason="norse is not installed")
+    model = models[name]
+    # Norse has no Scale or LI node: fold the x1.1 into the weights, read the output spikes
+    step = norse.from_nir(to_nir(model, fold_scale=True, readout="spikes"), dt=1.0)
+    x = _inputs(model)
+    with torch.no_grad():
+        ours = spike_trace(model.net, x)[1][model.net.spiking_layers()[-1].name]
+        theirs = _per_sample(lambda xt, s: step(xt, s), x, model.net.n_steps, lambda: None)
+    assert ours.sum() > 0
+    assert torch.equal(theirs, ours)
+
+
+@pytest.mark.parametrize("name", ["fashionmnist-mlp", "fashionmnist-cnn"])
+def test_snntorch_runs_an_exported_zoo_model_spike_for_spike(name, models):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pytest.importorskip("snntorch", reason="snntorch is not installed")
+        from snntorch import utils
+        from snntorch.import_nir import import_from_nir
+    model = models[name]
+    # snnTorch reads time constants in seconds with dt = 1e-4 and rescales the threshold by
+    # tau_s instead of the input (it prints a warning saying so)
+    with contextlib.redirect_stdout(io.StringIO()):
+        net = import_from_nir(to_nir(model, dt=1e-4, fold_scale=True, readout="spikes"))
+
+    def step(xt, state):
+        return net(xt)[0], state  # hidden state lives in the modules (init_hidden)
+
+    x = _inputs(model)
+    with torch.no_grad():
+        ours = spike_trace(model.net, x)[1][model.net.spiking_layers()[-1].name]
+        theirs = _per_sample(step, x, model.net.n_steps, lambda: utils.reset(net))
+    assert torch.equal(theirs, ours)
+
+
+def test_bna_zoo_export_writes_a_nir_file_that_loads(tmp_path, models):
+    from bna_zoo.cli import main
+
+    out = tmp_path / "mlp.nir"
+    main(["export", "fashionmnist-mlp", "--format", "nir", "--out", str(out)])
+    model = models["fashionmnist-mlp"]
+    x = _inputs(model, 3)
+    with torch.no_grad():
+        assert torch.equal(from_nir(out)(x), model(x))
