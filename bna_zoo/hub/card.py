@@ -53,6 +53,21 @@ def _text(value: Any, fmt: str = "{}") -> str:
     return "not recorded" if value is None else fmt.format(value)
 
 
+def _cost_rows(metrics: dict[str, Any]) -> str:
+    """Table rows of the NeuroBench-style costs (``bna_zoo.metrics.measure``), when measured."""
+    rows = []
+    if metrics.get("synops") is not None:
+        rows.append(f"| Synaptic operations per sample | {metrics['synops']:,.0f} "
+                    f"(effective accumulates, NeuroBench's definition) |")
+    if metrics.get("activation_sparsity") is not None:
+        rows.append(f"| Activation sparsity | {metrics['activation_sparsity']:.4f} |")
+    if metrics.get("footprint_bytes") is not None:
+        rows.append(f"| Footprint | {metrics['footprint_bytes']:,.0f} bytes |")
+    if metrics.get("connection_sparsity") is not None:
+        rows.append(f"| Connection sparsity | {metrics['connection_sparsity']:.4f} |")
+    return "\n".join(rows)
+
+
 def card_values(config: dict[str, Any]) -> dict[str, str]:
     """Every ``{{ field }}`` of the template, as strings, from a checkpoint's ``config.json``."""
     from .. import __version__
@@ -100,6 +115,7 @@ def card_values(config: dict[str, Any]) -> dict[str, str]:
         "bna_zoo_version": __version__,
         "dataset_about": info.about if info else "",
         "note": str(training.get("note") or ""),
+        "cost_rows": _cost_rows(metrics),
     }
     for key in ("command", "eval_command", "hardware", "wall_time", "epochs", "seed", "history"):
         values[key] = _text(training.get(key))
