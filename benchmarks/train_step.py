@@ -25,7 +25,7 @@ import time
 
 import torch
 
-from bna_zoo.models import create_model, get_spec, list_models
+from bna_zoo.models import create_model, get_entry, list_models
 from bna_zoo.nn import build_loss
 
 BATCH = {"mnist-cnn": 64, "nmnist-cnn": 32, "fashionmnist-mlp": 64, "fashionmnist-cnn": 50,
@@ -35,7 +35,7 @@ BATCH = {"mnist-cnn": 64, "nmnist-cnn": 32, "fashionmnist-mlp": 64, "fashionmnis
 def make_step(name: str, gradient: str, batch: int, device: str, seed: int = 0):
     """A closure running one training step; returns it and a function measuring saved bytes."""
     torch.manual_seed(seed)
-    spec = get_spec(name)
+    spec = get_entry(name)
     net = create_model(name, gradient=gradient, rescale=gradient == "na").to(device)
     loss_fn = build_loss(spec.loss, spec.loss_args, spec.tau_s)
     opt = torch.optim.AdamW(net.parameters(), lr=5e-4)
@@ -123,7 +123,7 @@ def bench(name: str, batch: int, steps: int, warmup: int, device: str) -> dict:
                 peak[g] = max(peak.get(g, 0.0), torch.cuda.max_memory_allocated() / 2**20)
     med = {g: statistics.median(v) for g, v in times.items()}
     saved = {g: runs[g][1]() / 2**20 for g in runs}
-    return {"name": name, "T": get_spec(name).n_steps, "batch": batch, "na_ms": med["na"],
+    return {"name": name, "T": get_entry(name).n_steps, "batch": batch, "na_ms": med["na"],
             "sg_ms": med["surrogate"], "ratio": med["na"] / med["surrogate"],
             "na_mb": saved["na"], "sg_mb": saved["surrogate"],
             "na_peak": peak.get("na"), "sg_peak": peak.get("surrogate")}
