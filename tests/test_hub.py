@@ -38,6 +38,7 @@ from bna_zoo.hub import (
 )
 from bna_zoo.hub import state_for_finetuning as load_state_for_finetuning
 from bna_zoo.model import BNAModel
+from bna_zoo.models import entry as entry_module
 from bna_zoo.models import list_models, zoo
 
 
@@ -62,7 +63,7 @@ def offline_hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     cache = tmp_path / "hf-cache"
     monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(cache))
-    monkeypatch.setattr(zoo, "WEIGHTS_DIR", tmp_path / "weights")
+    monkeypatch.setattr(entry_module, "WEIGHTS_DIR", tmp_path / "weights")
     monkeypatch.chdir(tmp_path)
     return cache
 
@@ -171,7 +172,7 @@ def test_revision_not_in_the_cache_while_offline_is_a_clear_error(saved, offline
 
 def test_shipped_copy_stands_in_when_the_hub_cannot_give_the_weights(model, saved, x,
                                                                      monkeypatch, caplog):
-    shutil.copytree(saved, zoo.WEIGHTS_DIR / NAME)
+    shutil.copytree(saved, entry_module.WEIGHTS_DIR / NAME)
     patch_entry(monkeypatch, revision="e" * 40, shipped=True,
                 sha256=sha256_file(saved / "model.safetensors"))
     caplog.set_level(logging.INFO, logger="bna_zoo")
@@ -180,7 +181,7 @@ def test_shipped_copy_stands_in_when_the_hub_cannot_give_the_weights(model, save
 
 
 def test_unpublished_shipped_entry_loads_without_asking_the_hub(model, saved, x, monkeypatch):
-    shutil.copytree(saved, zoo.WEIGHTS_DIR / NAME)
+    shutil.copytree(saved, entry_module.WEIGHTS_DIR / NAME)
     patch_entry(monkeypatch, shipped=True, sha256=sha256_file(saved / "model.safetensors"))
 
     def no_hub(*args, **kwargs):
@@ -191,7 +192,7 @@ def test_unpublished_shipped_entry_loads_without_asking_the_hub(model, saved, x,
 
 
 def test_explicit_revision_never_falls_back_to_the_shipped_copy(saved, monkeypatch):
-    shutil.copytree(saved, zoo.WEIGHTS_DIR / NAME)
+    shutil.copytree(saved, entry_module.WEIGHTS_DIR / NAME)
     patch_entry(monkeypatch, revision="e" * 40, shipped=True)
     with pytest.raises(HubUnavailableError):
         from_pretrained(NAME, revision="d" * 40)

@@ -3,13 +3,13 @@
 After a training run, edit only the trained-weights fields of that entry (``results``,
 ``sha256``, ``shipped``, ``revision``): :func:`bna_zoo.hub.register_shipped` and
 :func:`bna_zoo.hub.publish` print them. Then regenerate the derived files with
-``python -m bna_zoo.models.render`` (configs, recipes, cards, README table; a test checks they
-are current).
+``python -m bna_zoo.generate`` (configs, recipes, cards, README table; a test checks they are
+current).
 """
 
 from __future__ import annotations
 
-from .zoo import Recipe, Results, ZooEntry
+from .entry import Recipe, Results, ZooEntry
 
 _CPU = "x86_64, 2 CPU cores shared with other jobs, no GPU"
 
