@@ -97,6 +97,10 @@ class BNAModel(
             loss_args = dict(base_loss_args) if loss == base_loss else {}
         self.loss_fn = build_loss(loss, loss_args, self.net.neuron.tau_s)
         self.loss_name, self.loss_args = loss, dict(loss_args)
+        if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(
+                num_classes, int) or num_classes < 2):
+            raise ValueError(f"num_classes must be an integer >= 2 (or None for the "
+                             f"architecture's {self.net.num_classes}), got {num_classes!r}")
         if num_classes is not None and num_classes != self.net.num_classes:
             self._replace_head(num_classes)
         self.hparams["num_classes"] = self.net.num_classes

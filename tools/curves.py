@@ -1,0 +1,70 @@
+"""Per-epoch test-accuracy curves of training runs: a CSV and a PNG, for docs/.
+
+Usage::
+
+    python tools/curves.py --run NA=runs/mlp-na/logs --run surrogate=runs/mlp-sg/logs \\
+        --out docs/fashionmnist-mlp-na-vs-surrogate --reference 89.92 "TSSL-BP"
+
+Reads every ``metrics.csv`` under each log folder (a resumed run has several versions; a later
+version's value for an epoch wins) and writes ``<out>.csv`` (epoch, one column per run) and
+``<out>.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+
+def curve(logs: Path) -> dict[int, float]:
+    """``{epoch: val_acc %}`` of one run."""
+    out: dict[int, float] = {}
+    for path in sorted(logs.rglob("metrics.csv"), key=lambda p: int(p.parent.name.split("_")[-1])):
+        for row in csv.DictReader(path.open()):
+            if row.get("val_acc"):
+                out[int(row["epoch"]) + 1] = 100 * float(row["val_acc"])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", action="append", required=True, help="LABEL=LOG_FOLDER")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--reference", nargs=2, metavar=("PERCENT", "WHO"))
+    parser.add_argument("--title", default="")
+    args = parser.parse_args()
+    runs = {label: curve(Path(folder)) for label, folder in (r.split("=", 1) for r in args.run)}
+    epochs = sorted({e for c in runs.values() for e in c})
+    out = Path(args.out)
+    with out.with_suffix(".csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch", *(f"{label} test acc %" for label in runs)])
+        for e in epochs:
+            writer.writerow([e, *(f"{c[e]:.2f}" if e in c else "" for c in runs.values())])
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, c in runs.items():
+        xs = sorted(c)
+        best = max(c.values())
+        ax.plot(xs, [c[x] for x in xs], label=f"{label} (best {best:.2f}%)")
+    if args.reference:
+        ax.axhline(float(args.reference[0]), color="grey", ls="--",
+                   label=f"{args.reference[1]} {float(args.reference[0]):.2f}%")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(args.title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out.with_suffix(".png"), dpi=110)
+    print(f"wrote {out.with_suffix('.csv')} and {out.with_suffix('.png')}")
+
+
+if __name__ == "__main__":
+    main()
