@@ -18,13 +18,13 @@ machine it is far more repeatable than wall-clock time.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from collections.abc import Callable
 
 import torch
 
 from bna_zoo.core.kernels import neighbor_loss_change
+from bna_zoo.core.kernels.backend import use_backend
 from bna_zoo.core.lif import LIFParams, lif_forward, reverse_filter
 from bna_zoo.core.na import NALIF
 from bna_zoo.core.surrogate import SurrogateLIF
@@ -102,8 +102,8 @@ def main() -> None:
     for name, (steps, n) in SHAPES.items():
         res = {}
         for mode in ("torch", "c"):
-            os.environ["BNA_ZOO_KERNEL"] = mode
-            res[mode] = bench(steps, n, args.mean, args.repeats)
+            with use_backend(mode):  # the env var is read once, at import
+                res[mode] = bench(steps, n, args.mean, args.repeats)
         line = " ".join(
             f"{res['torch'][c]:8.1f} /{res['c'][c]:7.1f} ({res['torch'][c] / res['c'][c]:4.1f}x)"
             for c in cols

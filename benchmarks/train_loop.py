@@ -7,10 +7,17 @@ Fashion-MNIST files, augmentation on, the progress bar and CSV logger of the con
 wall time measured between consecutive ``on_train_batch_end`` calls, so data loading,
 augmentation, logging and the progress bar are all inside it and startup and validation are not.
 
+With several ``--progress`` values (or ``all``) one invocation times the real loop under each:
+``none`` (bar off), ``tqdm`` (Lightning's default bar), ``rich`` (``RichProgressBar``), and
+``nolog`` (bar off and no logger, which prices the CSV logging), alternating the variants fit by
+fit for ``--rounds`` rounds, and prints each one's ms per step and its overhead against ``none``
+(the target: a progress bar costs under 5% of the step).
+
 Usage::
 
     python benchmarks/train_loop.py                          # fashionmnist-mlp and -cnn
     python benchmarks/train_loop.py --models fashionmnist-mlp --steps 100 --progress rich
+    python benchmarks/train_loop.py --progress all --rounds 3   # bar off / TQDM / Rich / no log
 
 Data: Fashion-MNIST under ``--data-dir`` (or Debian's ``dataset-fashion-mnist``); ``mnist-cnn``
 runs on the same IDX files placed as MNIST (same format and size, so its timing is MNIST's).
@@ -37,6 +44,15 @@ from bna_zoo import BNAModel  # noqa: E402
 from bna_zoo.data.images import FashionMNISTDataModule, MNISTDataModule  # noqa: E402
 
 BATCH = {"fashionmnist-mlp": 100, "fashionmnist-cnn": 50, "mnist-cnn": 64}
+#: What each ``--progress`` variant runs the real loop with.
+VARIANTS = {
+    "none": "progress bar off, CSV logger on (every 50 steps, as the configs)",
+    "tqdm": "Lightning's TQDMProgressBar (its default), CSV logger on",
+    "rich": "RichProgressBar, CSV logger on",
+    "nolog": "progress bar off and no logger",
+}
+#: The most a progress bar may add to a training step, relative to the loop without one.
+BAR_TARGET = 0.05
 
 
 class StepTimer(L.Callback):
@@ -68,6 +84,7 @@ def datamodule(name: str, data_dir: str, batch: int, workers: int) -> L.Lightnin
 
 
 def real_loop_ms(name: str, data_dir: str, steps: int, progress: str, workers: int) -> float:
+    """Median ms per step of ``Trainer.fit`` under the ``progress`` variant (see VARIANTS)."""
     torch.manual_seed(0)
     model = BNAModel(name)
     timer = StepTimer()
@@ -77,8 +94,9 @@ def real_loop_ms(name: str, data_dir: str, steps: int, progress: str, workers: i
     with tempfile.TemporaryDirectory() as tmp:
         trainer = L.Trainer(
             max_epochs=1, limit_train_batches=steps + 5, limit_val_batches=0,
-            enable_progress_bar=progress != "none", enable_checkpointing=False,
-            logger=L.pytorch.loggers.CSVLogger(tmp), log_every_n_steps=50,
+            enable_progress_bar=progress in ("tqdm", "rich"), enable_checkpointing=False,
+            logger=False if progress == "nolog" else L.pytorch.loggers.CSVLogger(tmp),
+            log_every_n_steps=50,
             callbacks=callbacks, enable_model_summary=False, default_root_dir=tmp,
         )
         trainer.fit(model, datamodule=datamodule(name, data_dir, BATCH[name], workers))
@@ -96,25 +114,86 @@ def bare_step_ms(name: str, steps: int) -> float:
     return statistics.median(times)
 
 
+def compare_variants(name: str, args: argparse.Namespace, variants: list[str]) -> dict:
+    """Median (over ``args.rounds`` fits each) ms per step of the real loop under each variant;
+    the fits alternate between the variants, the order rotating each round."""
+    times: dict[str, list[float]] = {v: [] for v in variants}
+    for r in range(args.rounds):
+        k = r % len(variants)
+        for v in variants[k:] + variants[:k]:
+            times[v].append(real_loop_ms(name, args.data_dir, args.steps, v, args.workers))
+    return {v: statistics.median(ms) for v, ms in times.items()}
+
+
+def print_comparison(rows: list[tuple[str, float, dict[str, float]]], variants: list[str]) -> None:
+    """The per-variant table and, per model, each variant's overhead against ``none``."""
+    head = "| model | batch | bare step ms | " + " | ".join(
+        f"{v} ms/step" + ("" if v == "none" else f" | {v} vs none") for v in variants) + " |"
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    for name, bare, ms in rows:
+        base = ms.get("none")
+        cells = []
+        for v in variants:
+            cells.append(f"{ms[v]:.1f}")
+            if v != "none":
+                cells.append("–" if base is None else
+                             f"{ms[v] - base:+.2f} ms ({(ms[v] - base) / base:+.1%})")
+        print(f"| {name} | {BATCH[name]} | {bare:.1f} | " + " | ".join(cells) + " |", flush=True)
+    print()
+    for name, _, ms in rows:
+        base = ms.get("none")
+        if base is None:
+            continue
+        for v in variants:
+            share = (ms[v] - base) / base
+            if v in ("tqdm", "rich"):
+                verdict = "met" if share < BAR_TARGET else "NOT met"
+                print(f"{name}: {v} adds {ms[v] - base:+.2f} ms per step, {share:+.1%} of the "
+                      f"step without a bar (target < {BAR_TARGET:.0%}: {verdict})")
+            elif v == "nolog":
+                print(f"{name}: the CSV logger costs {base - ms[v]:+.2f} ms per step "
+                      f"({-share / (1 + share):+.1%} of the step without it)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="*", default=["fashionmnist-mlp", "fashionmnist-cnn"])
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--bare-steps", type=int, default=20)
     parser.add_argument("--data-dir", default="data")
-    parser.add_argument("--progress", choices=("tqdm", "rich", "none"), default="tqdm")
+    parser.add_argument("--progress", nargs="+", choices=(*VARIANTS, "all"), default=["tqdm"],
+                        help="progress bar of the real loop; several values (or 'all': "
+                             f"{', '.join(VARIANTS)}) time each and print its overhead against "
+                             "'none'")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="with several --progress values: fits per variant (median)")
     parser.add_argument("--workers", type=int, default=0)
     args = parser.parse_args()
+    variants = list(VARIANTS) if "all" in args.progress else list(dict.fromkeys(args.progress))
     load = os.getloadavg()[0]
-    print(f"{torch.get_num_threads()} threads, torch {torch.__version__}, progress bar "
-          f"{args.progress}, {args.workers} workers, load average {load:.2f} at start\n")
-    print("| model | batch | bare step ms | real loop ms/step | real/bare |")
-    print("|---|---|---|---|---|")
-    for name in args.models:
-        bare = bare_step_ms(name, args.bare_steps)
-        real = real_loop_ms(name, args.data_dir, args.steps, args.progress, args.workers)
-        print(f"| {name} | {BATCH[name]} | {bare:.1f} | {real:.1f} | {real / bare:.2f} |",
-              flush=True)
+    if len(variants) == 1:
+        print(f"{torch.get_num_threads()} threads, torch {torch.__version__}, progress bar "
+              f"{variants[0]}, {args.workers} workers, load average {load:.2f} at start\n")
+        print("| model | batch | bare step ms | real loop ms/step | real/bare |")
+        print("|---|---|---|---|---|")
+        for name in args.models:
+            bare = bare_step_ms(name, args.bare_steps)
+            real = real_loop_ms(name, args.data_dir, args.steps, variants[0], args.workers)
+            print(f"| {name} | {BATCH[name]} | {bare:.1f} | {real:.1f} | {real / bare:.2f} |",
+                  flush=True)
+    else:
+        print(f"{torch.get_num_threads()} threads, torch {torch.__version__}, {args.workers} "
+              f"workers, {args.steps} steps per fit (median), {args.rounds} fit(s) per variant "
+              f"(median), load average {load:.2f} at start")
+        for v in variants:
+            print(f"  {v}: {VARIANTS[v]}")
+        print()
+        rows = []
+        for name in args.models:
+            bare = bare_step_ms(name, args.bare_steps)
+            rows.append((name, bare, compare_variants(name, args, variants)))
+        print_comparison(rows, variants)
     print(f"\nload average {os.getloadavg()[0]:.2f} at the end")
 
 

@@ -1,6 +1,6 @@
 """LIF neuron with a first-order synaptic (PSC) filter: the forward dynamics of NA layers.
 
-Discrete-time model of Yang, Zhang & Li (ICML 2021) and TSSL-BP (spec §1.1), per neuron::
+Discrete-time model of Yang, Zhang & Li (ICML 2021) and TSSL-BP (docs/na.md §1), per neuron::
 
     u[t] = (1 - 1/tau_m) * m[t-1] + I[t]          pre-reset membrane potential
     s[t] = H(u[t] - theta)                         strict: a spike iff u > theta
@@ -13,53 +13,12 @@ with ``m[-1] = a[-1] = 0``. Everything here works on time-major, flattened tenso
 
 from __future__ import annotations
 
-import math
 import os
-from dataclasses import dataclass
 
 import torch
 
-
-@dataclass(frozen=True)
-class LIFParams:
-    """Neuron constants of one spiking layer.
-
-    Args:
-        tau_m: membrane time constant in steps; the leak per step is ``1 - 1/tau_m``.
-        tau_s: synaptic time constant in steps; must exceed 1 so the PSC filter decays.
-        theta: firing threshold (> 0).
-    """
-
-    tau_m: float = 5.0
-    tau_s: float = 2.0
-    theta: float = 1.0
-
-    def __post_init__(self) -> None:
-        for name in ("tau_m", "tau_s", "theta"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"{name} must be a finite number, got {value!r}")
-        if self.tau_m < 1:
-            raise ValueError(
-                f"tau_m must be >= 1 (leak factor 1 - 1/tau_m in [0, 1)), got {self.tau_m}"
-            )
-        if self.tau_s <= 1:
-            raise ValueError(
-                f"tau_s must be > 1 (PSC decay 1 - 1/tau_s in (0, 1)), got {self.tau_s}"
-            )
-        if self.theta <= 0:
-            raise ValueError(f"theta must be > 0 (a positive firing threshold), got {self.theta}")
-
-    @property
-    def decay_m(self) -> float:
-        """Membrane leak factor ``1 - 1/tau_m``."""
-        return 1.0 - 1.0 / self.tau_m
-
-    @property
-    def decay_s(self) -> float:
-        """PSC decay factor ``1 - 1/tau_s``."""
-        return 1.0 - 1.0 / self.tau_s
-
+from . import kernels
+from .params import LIFParams  # noqa: F401  (re-exported: callers import it from here)
 
 #: Scan every spiking layer's input for NaN/inf on every call (a full pass over each tensor).
 #: Off by default: networks validate their input once, at the encoder. Turn it on while
@@ -117,48 +76,31 @@ def from_time_major(x: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     return x.reshape(t, b, -1).transpose(0, 1).reshape(shape).contiguous()
 
 
-def lif_forward(current: torch.Tensor, p: LIFParams) -> tuple[torch.Tensor, ...]:
+def lif_forward(
+    current: torch.Tensor, p: LIFParams, backend: str | None = None
+) -> tuple[torch.Tensor, ...]:
     """Run the LIF/PSC dynamics over a whole sequence.
 
     Args:
-        current: input current ``I``, shape ``[T, N]`` (time-major).
+        current: input current ``I``, shape ``[T, N]`` (time-major; ``[T, ...]`` is flattened).
         p: neuron constants.
+        backend: kernel backend (see :mod:`bna_zoo.core.kernels.backend`); ``None`` for the
+            process-wide choice.
 
     Returns:
-        ``(u, s, a)``, each ``[T, N]``: pre-reset potential, spikes (0/1 in ``current.dtype``)
-        and PSC trace.
+        ``(u, s, a)``, each shaped like ``current``: pre-reset potential, spikes (0/1 in
+        ``current.dtype``) and PSC trace.
     """
-    from .kernels import cpu_kernel  # lazy: the kernels package imports this module
-
-    if current.dim() == 2 and cpu_kernel.use_c(current):
-        outputs = cpu_kernel.lif_forward_c(current, p)
-        if outputs is not None:
-            return outputs
-    steps = current.shape[0]
-    u = torch.empty_like(current)
-    s = torch.empty_like(current)
-    a = torch.empty_like(current)
-    m = torch.zeros_like(current[0])
-    syn = torch.zeros_like(current[0])
-    for t in range(steps):
-        ut = u[t]
-        # m * decay_m, then + I: two roundings, as in the neighbor kernels and reference.py
-        # (torch.add(..., alpha=) would fuse them into one FMA on AVX2 CPUs and CUDA, so the
-        # re-simulated neighbors would not reproduce the original trajectory bit for bit).
-        torch.mul(m, p.decay_m, out=ut)
-        ut.add_(current[t])
-        st = s[t]
-        torch.gt(ut, p.theta, out=st)  # float output: arithmetic on bool is slow on CPU
-        torch.mul(ut, 1.0 - st, out=m)
-        syn.mul_(p.decay_s).add_(st, alpha=1.0 / p.tau_s)
-        a[t] = syn
-    return u, s, a
+    if current.dim() == 2:
+        return kernels.lif_forward(current, p, backend)
+    flat = kernels.lif_forward(current.reshape(current.shape[0], -1), p, backend)
+    return tuple(x.view(current.shape) for x in flat)
 
 
 def psc_filter(x: torch.Tensor, tau_s: float, dim: int = 1) -> torch.Tensor:
     """Apply the synaptic filter ``y[t] = (1 - 1/tau_s) y[t-1] + x[t] / tau_s`` along ``dim``.
 
-    Used for the input encoding (spec §1.3) and the kernel-loss target (spec §1.4).
+    Used for the input encoding (docs/na.md §3) and the kernel-loss target (docs/na.md §4).
     Differentiable through ordinary autograd.
 
     Args:
@@ -180,17 +122,9 @@ def psc_filter(x: torch.Tensor, tau_s: float, dim: int = 1) -> torch.Tensor:
     return torch.stack(out, dim=dim)
 
 
-def reverse_filter(g: torch.Tensor, decay: float) -> torch.Tensor:
-    """Anti-causal filter ``e[T-1] = g[T-1]; e[t] = g[t] + decay * e[t+1]`` on ``[T, N]``."""
-    from .kernels import cpu_kernel  # lazy: the kernels package imports this module
-
-    if g.dim() == 2 and cpu_kernel.use_c(g):
-        e = cpu_kernel.reverse_filter_c(g, decay)
-        if e is not None:
-            return e
-    e = torch.empty_like(g)
-    acc = torch.zeros_like(g[0])
-    for t in range(g.shape[0] - 1, -1, -1):
-        acc.mul_(decay).add_(g[t])
-        e[t] = acc
-    return e
+def reverse_filter(g: torch.Tensor, decay: float, backend: str | None = None) -> torch.Tensor:
+    """Anti-causal filter ``e[T-1] = g[T-1]; e[t] = g[t] + decay * e[t+1]`` on ``[T, N]``
+    (``[T, ...]`` is flattened; ``backend`` as in :func:`lif_forward`)."""
+    if g.dim() == 2:
+        return kernels.reverse_filter(g, decay, backend)
+    return kernels.reverse_filter(g.reshape(g.shape[0], -1), decay, backend).view(g.shape)

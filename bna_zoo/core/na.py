@@ -2,7 +2,7 @@
 
 Forward: the LIF/PSC dynamics of :mod:`bna_zoo.core.lif` over a whole sequence.
 
-Backward (spec §2.4–2.5): for every neuron and every step ``k`` the neighbor waveform ``u_k`` is
+Backward (docs/na.md §5): for every neuron and every step ``k`` the neighbor waveform ``u_k`` is
 the one whose firing status at ``k`` alone is flipped by the smallest input perturbation
 ``theta - u[k]``; later steps are re-simulated exactly with the original currents (the chain
 effect). The loss change is taken to first order in PSC space, ``ΔL[k] = w · (a_k - a)``, and::
@@ -12,60 +12,81 @@ effect). The loss change is taken to first order in PSC space, ``ΔL[k] = w · (
 
 ``δ`` is returned as the gradient with respect to the input current; ordinary autograd then
 routes it through the linear/conv op that produced the current. No BPTT recursion is applied on
-top: the chain effect already lives inside the neighbor simulation (spec §6.1.5).
+top: the chain effect already lives inside the neighbor simulation (docs/na.md §5).
 
 Efficient form used here: with ``Δs_k = s_k - s`` the neighbor's spike difference,
 ``w · (a_k - a) = (1/tau_s) Σ_{t>=k} E[t] Δs_k[t]`` where ``E`` is ``w`` reverse-filtered by the
 PSC decay, so the neighbor PSC never needs to be tracked (see :mod:`bna_zoo.core.kernels`).
 
-On CPU the whole backward (recompute, filters, neighbor pass, weighting) runs as one fused C
-kernel when available; elsewhere it is composed from torch ops. Both are tested against
-:mod:`bna_zoo.core.reference`.
+The whole backward (recompute, filters, neighbor pass, weighting) runs as one fused kernel on
+the C backend (CPU) and the Triton backend (CUDA), and is composed from torch ops otherwise; the
+choice is :mod:`bna_zoo.core.kernels.backend`'s (``backend=`` of :func:`na_lif`, or
+``BNA_ZOO_KERNEL``). All are tested against :mod:`bna_zoo.core.reference`.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import torch
 
-from .kernels import na_backward, neighbor_loss_change
-from .lif import (
-    LIFParams,
-    check_current,
-    from_time_major,
-    lif_forward,
-    reverse_filter,
-    to_time_major,
-)
+from .kernels import lif_output, na_backward
+from .kernels.backend import check_backend
+from .kernels.torch_kernel import OFFICIAL_CLIP, na_weighting
+from .lif import LIFParams, check_current, from_time_major, to_time_major
 from .rescale import LayerRescale
 from .surrogate import SurrogateLIF
 
 VARIANTS = ("official", "paper")
 GRADIENTS = ("na", "surrogate")
-OFFICIAL_CLIP = 5.0
+__all__ = [
+    "GRADIENTS",
+    "NALIF",
+    "OFFICIAL_CLIP",
+    "VARIANTS",
+    "check_neuron_args",
+    "na_lif",
+    "na_weighting",
+]
+
+# name -> (what it is, valid range as text, the range test). Each bound keeps the gradient
+# finite: clip = inf lets 1/(theta - u) through at u == theta, and a surrogate slope k <= 0 or
+# inf makes 1/(1 + k|u - theta|)^2 blow up, vanish or change sign.
+_NEURON_ARGS = {
+    "tau_m": ("membrane time constant in steps", ">= 1", lambda v: v >= 1),
+    "tau_s": ("synaptic time constant in steps", "> 1", lambda v: v > 1),
+    "theta": ("firing threshold", "> 0", lambda v: v > 0),
+    "clip": ("clip of the paper variant's 1/(theta - u)", "> 0", lambda v: v > 0),
+    "surrogate_slope": ("slope k of the surrogate 1/(1 + k|u - theta|)^2", "> 0",
+                        lambda v: v > 0),
+}
 
 
-def na_weighting(
-    delta_loss: torch.Tensor, u: torch.Tensor, theta: float, variant: str, clip: float
-) -> torch.Tensor:
-    """Turn loss changes ``ΔL[k]`` into δ[k] by the variant's distance weighting.
-
-    Args:
-        delta_loss: ``ΔL``, shape ``[T, N]``.
-        u: pre-reset potentials, ``[T, N]``.
-        theta: threshold.
-        variant: ``"official"`` (cubed distance, clip 5) or ``"paper"`` (power 1, ``clip``).
-        clip: clip of the paper form.
+def check_neuron_args(
+    tau_m: object, tau_s: object, theta: object, clip: object, surrogate_slope: object
+) -> LIFParams:
+    """Validate a neuron's numeric settings where they enter (:func:`na_lif`, ``NeuronConfig``).
 
     Returns:
-        δ, ``[T, N]``. At ``u == theta`` the inverse distance is ±inf and clamps to the clip.
+        The :class:`LIFParams` of ``tau_m``, ``tau_s``, ``theta`` (as floats).
+
+    Raises:
+        TypeError: a setting that is not a real number; bools and strings are refused rather
+            than converted (``float("5")`` would pass a string silently).
+        ValueError: a NaN, an infinity or a value outside its range, naming the setting and
+            the range.
     """
-    # in place on two buffers: this runs on every NA layer's [T, N] in every backward
-    inv = u.neg().add_(theta).reciprocal_()  # 1 / (theta - u); ±inf at u == theta
-    if variant == "official":
-        weight = inv.square().mul_(inv).clamp_(-OFFICIAL_CLIP, OFFICIAL_CLIP)
-    else:
-        weight = inv.clamp_(-clip, clip)
-    return weight.mul_(delta_loss)
+    values = dict(tau_m=tau_m, tau_s=tau_s, theta=theta, clip=clip,
+                  surrogate_slope=surrogate_slope)
+    for name, value in values.items():
+        meaning, bound, ok = _NEURON_ARGS[name]
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a real number {bound} ({meaning}), got {value!r} "
+                            f"({type(value).__name__})")
+        if not (math.isfinite(value) and ok(value)):
+            raise ValueError(f"{name} must be {bound} and finite ({meaning}), got {value!r}")
+    return LIFParams(tau_m=float(tau_m), tau_s=float(tau_s), theta=float(theta))
 
 
 class NALIF(torch.autograd.Function):
@@ -81,31 +102,25 @@ class NALIF(torch.autograd.Function):
         rescale: LayerRescale | None,
         is_output: bool,
         name: str,
+        backend: str | None = None,
     ) -> torch.Tensor:
-        _, _, a = lif_forward(current, p)
+        a = lif_output(current, p, backend)
         # Only the current is kept: u and s are recomputed in backward in O(T), which costs far
         # less than the O(T^2) neighbor pass and halves the activation memory.
         ctx.save_for_backward(current)
-        ctx.cfg = (p, variant, clip, rescale, is_output, name)
+        ctx.cfg = (p, variant, clip, rescale, is_output, name, backend)
         return a
 
     @staticmethod
     def backward(ctx, grad_a: torch.Tensor):  # type: ignore[override]
         (current,) = ctx.saved_tensors
-        p, variant, clip, rescale, is_output, name = ctx.cfg
-        # The fused C kernel when it applies (CPU float32/float64): the same arithmetic in one
-        # pass per block of neurons, writing only δ. Otherwise the composition below.
-        bound = OFFICIAL_CLIP if variant == "official" else clip
-        delta = na_backward(current, grad_a, p, variant, bound)
-        if delta is None:
-            u, s, _ = lif_forward(current, p)
-            w = reverse_filter(grad_a, p.decay_s) if variant == "official" else grad_a
-            big_e = reverse_filter(w, p.decay_s)
-            loss_change = neighbor_loss_change(current, u, s, big_e, p)
-            delta = na_weighting(loss_change, u, p.theta, variant, clip)
+        p, variant, clip, rescale, is_output, name, backend = ctx.cfg
+        # One fused kernel per block of neurons on the C and Triton backends, the torch
+        # composition otherwise (see bna_zoo.core.kernels.na_backward).
+        delta = na_backward(current, grad_a, p, variant, clip, backend)
         if rescale is not None:
             delta = rescale.apply(delta, is_output, name)
-        return delta, None, None, None, None, None, None
+        return delta, None, None, None, None, None, None, None
 
 
 def na_lif(
@@ -123,6 +138,7 @@ def na_lif(
     name: str = "",
     time_major: bool = False,
     check: bool = True,
+    backend: str | None = None,
 ) -> torch.Tensor:
     """LIF neuron with PSC output whose gradient is NA's δ (or a surrogate gradient).
 
@@ -133,10 +149,10 @@ def na_lif(
         tau_s: synaptic time constant (> 1).
         theta: firing threshold (> 0).
         variant: ``"official"`` (what produced the paper's 91.76%) or ``"paper"``.
-        clip: clip of the ``"paper"`` form's inverse distance; the official form uses its fixed
-            clip of 5.
+        clip: clip of the ``"paper"`` form's inverse distance (finite, > 0); the official form
+            uses its fixed clip of 5.
         gradient: ``"na"`` or ``"surrogate"`` (BPTT with a fast-sigmoid surrogate, same forward).
-        surrogate_slope: slope ``k`` of the surrogate ``1/(1 + k|u - theta|)^2``.
+        surrogate_slope: slope ``k`` of the surrogate ``1/(1 + k|u - theta|)^2`` (finite, > 0).
         rescale: the owning model's :class:`LayerRescale`, or ``None`` for no rescale (NA only).
         is_output: whether this is the output layer (the rescale's reference).
         name: layer name recorded by the rescale.
@@ -144,26 +160,35 @@ def na_lif(
             input goes in and the PSC comes out with no copy (what the spiking layers use).
         check: scan ``current`` for NaN/inf (a full pass). Networks check their input once and
             pass ``False`` here; :func:`bna_zoo.core.set_thorough_checks` turns it back on.
+        backend: the kernels that run forward and backward: ``"auto"`` (Triton on CUDA, C on
+            CPU, torch otherwise), ``"torch"``, ``"c"`` or ``"triton"``; ``None`` (default)
+            takes the process-wide choice, ``BNA_ZOO_KERNEL`` or
+            :func:`bna_zoo.core.set_backend` (see :mod:`bna_zoo.core.kernels.backend`).
 
     Returns:
         The PSC trace ``a``, same shape as ``current``. Under autocast the dynamics still run in
         float32 so that threshold comparisons are exact; the result is float32 then.
+
+    Raises:
+        TypeError, ValueError: a bad ``current`` (see :func:`bna_zoo.core.lif.check_current`), an
+            unknown ``variant``/``gradient``/``backend``, or a neuron setting that is not a
+            finite number in its range (see :func:`check_neuron_args`).
     """
     check_current(current, finite=check)
     if variant not in VARIANTS:
         raise ValueError(f"unknown NA variant {variant!r}; choose one of {VARIANTS}")
     if gradient not in GRADIENTS:
         raise ValueError(f"unknown gradient {gradient!r}; choose one of {GRADIENTS}")
-    if not clip > 0:
-        raise ValueError(f"clip must be > 0, got {clip}")
-    p = LIFParams(tau_m=float(tau_m), tau_s=float(tau_s), theta=float(theta))
+    p = check_neuron_args(tau_m, tau_s, theta, clip, surrogate_slope)
+    if backend is not None:
+        backend = check_backend(backend)
     shape = current.shape
     with torch.autocast(device_type=current.device.type, enabled=False):
         x = current if current.dtype in (torch.float32, torch.float64) else current.float()
         # [T, N]: a view of a contiguous time-major input, a copy otherwise
         x = x.reshape(shape[0], -1) if time_major else to_time_major(x)
         if gradient == "na":
-            a = NALIF.apply(x, p, variant, float(clip), rescale, bool(is_output), name)
+            a = NALIF.apply(x, p, variant, float(clip), rescale, bool(is_output), name, backend)
         else:
-            a = SurrogateLIF.apply(x, p, float(surrogate_slope))
+            a = SurrogateLIF.apply(x, p, float(surrogate_slope), backend)
     return a.view(shape) if time_major else from_time_major(a, shape)

@@ -1,4 +1,4 @@
-"""Layer-wise log-ratio rescale of NA gradients (official code only; spec §2.6).
+"""Layer-wise log-ratio rescale of NA gradients (official code only; docs/na.md §6).
 
 After NA computes a layer's δ, the official code multiplies it by::
 

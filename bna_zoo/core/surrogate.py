@@ -14,38 +14,26 @@ from __future__ import annotations
 
 import torch
 
-from .kernels import cpu_kernel
-from .lif import LIFParams, lif_forward, reverse_filter
+from .kernels import lif_output, surrogate_backward
+from .lif import LIFParams
 
 
 class SurrogateLIF(torch.autograd.Function):
     """LIF/PSC forward with a surrogate-gradient BPTT backward, on time-major ``[T, N]``."""
 
     @staticmethod
-    def forward(ctx, current: torch.Tensor, p: LIFParams, slope: float) -> torch.Tensor:  # type: ignore[override]
-        _, _, a = lif_forward(current, p)
+    def forward(  # type: ignore[override]
+        ctx, current: torch.Tensor, p: LIFParams, slope: float, backend: str | None = None
+    ) -> torch.Tensor:
+        a = lif_output(current, p, backend)
         ctx.save_for_backward(current)
-        ctx.cfg = (p, slope)
+        ctx.cfg = (p, slope, backend)
         return a
 
     @staticmethod
     def backward(ctx, grad_a: torch.Tensor):  # type: ignore[override]
         (current,) = ctx.saved_tensors
-        p, slope = ctx.cfg
-        if cpu_kernel.use_c(current, grad_a):
-            # One fused pass per neuron block: forward recompute, reverse filter, recursion.
-            grad = cpu_kernel.surrogate_backward_c(current, grad_a, p, slope)
-            if grad is not None:
-                return grad, None, None
-        u, s, _ = lif_forward(current, p)
-        e = reverse_filter(grad_a, p.decay_s)
-        # σ'(u) e / tau_s for all steps at once; only the membrane recursion is sequential.
-        drive = e / p.tau_s / (1.0 + slope * (u - p.theta).abs()).square()
-        keep = 1.0 - s
-        grad = torch.empty_like(current)
-        gm = torch.zeros_like(current[0])
-        for t in range(current.shape[0] - 1, -1, -1):
-            gu = torch.addcmul(drive[t], gm, keep[t])
-            grad[t] = gu
-            gm = gu * p.decay_m
-        return grad, None, None
+        p, slope, backend = ctx.cfg
+        # C and Triton: one fused pass per block of neurons (forward recompute, reverse filter,
+        # recursion); torch: the composition in kernels.torch_kernel.surrogate_backward_torch.
+        return surrogate_backward(current, grad_a, p, slope, backend), None, None, None

@@ -29,12 +29,28 @@ Results are written in N-MNIST's ``.bin`` format and ``Train/<label>/<id>.bin`` 
 
 from __future__ import annotations
 
+import math
+import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import nmnist_io
+
+#: Longest saccade: three of them must fit the 23-bit microsecond timestamps of the format.
+MAX_SACCADE_US = nmnist_io.MAX_TIMESTAMP_US // 3
+
+
+def _check(value: object, name: str, rule: str, ok: Callable[[float], bool],
+           integer: bool = False) -> None:
+    """Refuse a parameter that is not a finite (integer) number satisfying ``ok``, naming it."""
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise TypeError(f"{name} must be {rule}, got {value!r} ({type(value).__name__})")
+    if not (math.isfinite(value) and ok(value)):
+        raise ValueError(f"{name} must be {rule}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -80,12 +96,47 @@ class SaccadeSensor:
     noise_rate_hz: float = 0.2
     dt_us: int = 500
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
+        # Every field is checked here, where it enters: a NaN or negative value would otherwise
+        # surface as a numpy error deep in the simulation, or as silently wrong recordings.
+        if not (isinstance(self.sensor_size, (tuple, list)) and len(self.sensor_size) == 2):
+            raise ValueError(f"sensor_size must be (W, H) in pixels, got {self.sensor_size!r}")
+        for value in self.sensor_size:
+            _check(value, "sensor_size entries", "an integer >= 1 (pixels)", lambda v: v >= 1,
+                   integer=True)
+        _check(self.digit_scale, "digit_scale", "a number > 0 (sensor pixels per image pixel)",
+               lambda v: v > 0)
+        if self.offset_px is not None:
+            if not (isinstance(self.offset_px, (tuple, list)) and len(self.offset_px) == 2):
+                raise ValueError(f"offset_px must be None or (x, y) in pixels, got "
+                                 f"{self.offset_px!r}")
+            for value in self.offset_px:
+                _check(value, "offset_px entries", "a finite number (pixels)", lambda v: True)
+        _check(self.saccade_us, "saccade_us",
+               f"an integer in 1..{MAX_SACCADE_US} (microseconds; three saccades must fit the "
+               "format's 23-bit timestamps)", lambda v: 1 <= v <= MAX_SACCADE_US, integer=True)
+        for name in ("path_width_px", "path_height_px"):
+            _check(getattr(self, name), name, "a number >= 0 (pixels)", lambda v: v >= 0)
+        _check(self.contrast_ratio, "contrast_ratio",
+               "a number >= 1 (white-to-black luminance ratio)", lambda v: v >= 1)
+        _check(self.display_gamma, "display_gamma", "a number > 0", lambda v: v > 0)
+        _check(self.blur_px, "blur_px", "a number >= 0 (pixels; 0 = no blur)", lambda v: v >= 0)
+        for name in ("threshold_on", "threshold_off"):
+            _check(getattr(self, name), name, "a number > 0 (natural-log contrast)",
+                   lambda v: v > 0)
+        _check(self.threshold_mismatch, "threshold_mismatch",
+               "a number >= 0 (a standard deviation, natural-log units)", lambda v: v >= 0)
+        _check(self.noise_rate_hz, "noise_rate_hz", "a number >= 0 (events per pixel per second)",
+               lambda v: v >= 0)
+        _check(self.dt_us, "dt_us",
+               f"an integer in 1..saccade_us={self.saccade_us} (microseconds per simulation "
+               "step; a larger step would simulate less than one step per saccade)",
+               lambda v: 1 <= v <= self.saccade_us, integer=True)
+        _check(self.refractory_us, "refractory_us", "an integer (microseconds)", lambda v: True,
+               integer=True)
         if self.refractory_us < self.dt_us:
             raise ValueError("refractory_us must be >= dt_us: the simulator emits at most one "
-                             "event per pixel per step")
-        if self.contrast_ratio < 1 or min(self.threshold_on, self.threshold_off) <= 0:
-            raise ValueError("need contrast_ratio >= 1 and positive thresholds")
+                             f"event per pixel per step; got {self.refractory_us} < {self.dt_us}")
 
     @property
     def duration_us(self) -> int:
@@ -124,6 +175,29 @@ def _scene(images: np.ndarray, cfg: SaccadeSensor, pad: int) -> np.ndarray:
     return lum.astype(np.float32)
 
 
+def _check_cfg(cfg: object) -> SaccadeSensor:
+    if cfg is None:
+        return SaccadeSensor()
+    if not isinstance(cfg, SaccadeSensor):
+        raise TypeError(f"cfg must be a SaccadeSensor or None, got {type(cfg).__name__}; build one "
+                        "with SaccadeSensor(**parameters)")
+    return cfg
+
+
+def _check_images(images: object) -> np.ndarray:
+    """``images`` as a uint8 ``[B, h, w]`` array with ``h, w >= 1``."""
+    images = np.asarray(images)
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise ValueError(
+            f"expected uint8 grey images [B, h, w] (0 = display black), got {images.dtype} "
+            f"{list(images.shape)}; a single image needs images[None], float images in [0, 1] "
+            "(img * 255).round().astype(np.uint8)"
+        )
+    if min(images.shape[1:]) < 1:
+        raise ValueError(f"images must be at least 1x1 pixels, got shape {list(images.shape)}")
+    return images
+
+
 def emulate_batch(images: np.ndarray, seeds: list, cfg: SaccadeSensor | None = None
                   ) -> list[np.ndarray]:
     """Emulate one recording per image.
@@ -138,15 +212,14 @@ def emulate_batch(images: np.ndarray, seeds: list, cfg: SaccadeSensor | None = N
         ``B`` structured arrays ``[N_i]`` (``nmnist_io.EVENT_DTYPE``: x, y, t us, p 1 = ON),
         sorted by time.
     """
-    cfg = cfg or SaccadeSensor()
-    images = np.asarray(images)
-    if images.ndim != 3 or images.dtype != np.uint8:
-        raise ValueError(f"expected uint8 images [B, h, w], got {images.dtype} {images.shape}")
+    cfg = _check_cfg(cfg)
+    images = _check_images(images)
     n, ih, iw = images.shape
     W, H = cfg.sensor_size
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__len__") or len(seeds) != n:
+        count = len(seeds) if hasattr(seeds, "__len__") else type(seeds).__name__
+        raise ValueError(f"seeds must hold one seed per image: {n} images but {count} seeds")
     rngs = [np.random.default_rng(s) for s in seeds]
-    if len(rngs) != n:
-        raise ValueError(f"{n} images but {len(rngs)} seeds")
     ox, oy = cfg.offset_px or ((W - iw * cfg.digit_scale - cfg.path_width_px) / 2,
                                (H - ih * cfg.digit_scale - cfg.path_height_px) / 2)
     pad = int(np.ceil(max(W, H) / cfg.digit_scale + max(cfg.path_width_px, cfg.path_height_px)
@@ -242,18 +315,57 @@ def emulate_dataset(images: np.ndarray, labels: np.ndarray, out_dir: str, split:
             depend on ``batch_size`` and the two splits never share noise.
         cfg: sensor and scene parameters.
         batch_size: images simulated together (memory ~ 50 kB per image).
+        first_id: id of the first file; files already in the split folder are kept unless a
+            new file has the same name (see ``nmnist_io.staged_split``).
 
     Returns:
         the written file paths, in input order.
+
+    Raises:
+        ValueError, TypeError: a bad argument (labels not one digit 0..9 per image, a sensor
+            larger than 34x34, ...) before anything is simulated, or an image that gave no
+            events. The split folder appears only once every file is written.
     """
+    # Everything is checked before the first recording is simulated, and the split is written
+    # into a staging folder renamed into place at the end (nmnist_io.staged_split): a failure
+    # half-way leaves no partial split for the DataModule to read as complete.
     if split not in nmnist_io.SPLIT_FOLDERS:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    images = _check_images(images)
+    if len(images) == 0:
+        raise ValueError("no images to emulate: an empty split would read as 'not found'")
+    label_list = nmnist_io.check_labels(labels, len(images))
+    _check(seed, "seed", "an integer >= 0", lambda v: v >= 0, integer=True)
+    cfg = _check_cfg(cfg)
+    W, H = cfg.sensor_size
+    sensor_w, sensor_h = nmnist_io.SENSOR_SIZE[:2]
+    if W > sensor_w or H > sensor_h:
+        raise ValueError(
+            f"cfg.sensor_size {tuple(cfg.sensor_size)} exceeds N-MNIST's {sensor_w}x{sensor_h} "
+            "sensor: NMNISTDataModule would refuse the files; emulate at most 34x34"
+        )
+    _check(batch_size, "batch_size", "an integer >= 1 (images simulated together)",
+           lambda v: v >= 1, integer=True)
+    first_id = nmnist_io.check_first_id(first_id)
     split_id = list(nmnist_io.SPLIT_FOLDERS).index(split)
-    paths: list[Path] = []
-    for a in range(0, len(images), batch_size):
-        ids = range(first_id + a, first_id + min(a + batch_size, len(images)))
-        recs = emulate_batch(images[a:a + batch_size], [[seed, split_id, i] for i in ids], cfg)
-        paths += nmnist_io.write_split(out_dir, split, recs, labels[a:a + batch_size], ids[0])
+    written: list[Path] = []
+    with nmnist_io.staged_split(out_dir, split) as staging:
+        for a in range(0, len(images), batch_size):
+            ids = range(first_id + a, first_id + min(a + batch_size, len(images)))
+            recs = emulate_batch(images[a:a + batch_size], [[seed, split_id, i] for i in ids], cfg)
+            empty = [a + j for j, rec in enumerate(recs) if len(rec) == 0]
+            if empty:
+                raise ValueError(
+                    f"image {empty[0]} ({len(empty)} in this batch) gave no events (a blank "
+                    "image, contrast_ratio near 1 or noise off): N-MNIST recordings are never "
+                    "empty and readers refuse 0-byte files; drop such images or raise "
+                    "noise_rate_hz"
+                )
+            encoded = nmnist_io.encode_recordings(recs, what="recording of image")
+            written += nmnist_io.write_recordings(staging, encoded, label_list[a:a + batch_size],
+                                                  ids[0])
+        final = Path(out_dir) / nmnist_io.SPLIT_FOLDERS[split]
+        paths = [final / p.relative_to(staging) for p in written]
     return paths
 
 
@@ -262,18 +374,25 @@ def emulate_digits(out_dir: str = "data/emulated_nmnist", n_train: int = 8000, n
     """Emulate the shipped MNIST digits (``digits.load_digits``) into an N-MNIST-like dataset.
 
     The 10,000 digits are split 8,000 / 2,000 (stratified, seeded; ``digits.split_digits``) and
-    the first ``n_train`` / ``n_test`` of each shuffled side are emulated.
+    the first ``n_train`` / ``n_test`` of each shuffled side are emulated (0 skips a split).
     Command line: ``python -m bna_zoo.data.emulate --out_dir data/emu --n_train 800 --n_test 200``
     (``--cfg.contrast_ratio 8`` etc. set sensor parameters).
     """
     from .digits import load_digits, split_digits
 
+    for name, n in (("n_train", n_train), ("n_test", n_test)):
+        _check(n, name, "an integer >= 0 (0 skips the split)", lambda v: v >= 0, integer=True)
+    if n_train + n_test == 0:
+        raise ValueError("n_train and n_test are both 0: nothing to emulate")
     images, labels = load_digits()
     tr_x, tr_y, te_x, te_y = split_digits(images, labels, 0.2, seed)
     if n_train > len(tr_x) or n_test > len(te_x):
-        raise ValueError(f"at most {len(tr_x)} train and {len(te_x)} test digits are shipped")
-    emulate_dataset(tr_x[:n_train], tr_y[:n_train], out_dir, "train", seed, cfg)
-    emulate_dataset(te_x[:n_test], te_y[:n_test], out_dir, "test", seed, cfg)
+        raise ValueError(f"at most {len(tr_x)} train and {len(te_x)} test digits are shipped, "
+                         f"got n_train={n_train}, n_test={n_test}")
+    if n_train:
+        emulate_dataset(tr_x[:n_train], tr_y[:n_train], out_dir, "train", seed, cfg)
+    if n_test:
+        emulate_dataset(te_x[:n_test], te_y[:n_test], out_dir, "test", seed, cfg)
 
 
 def main() -> None:

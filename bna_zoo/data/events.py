@@ -3,7 +3,7 @@
 An event ``(x, y, t, p)`` lands in ``frames[t_bin, p, y, x]`` with ``t_bin = floor(t / bin_us)``
 counted from ``t = 0`` (the recording's start, not its first event), and only the first
 ``n_steps`` bins are kept. Channel 0 is OFF (p = 0), channel 1 is ON (p = 1), as tonic's
-``ToFrame``. N-MNIST defaults follow the paper's pipeline (spec §1.3): 3 ms bins, T = 30 (the
+``ToFrame``. N-MNIST defaults follow the paper's pipeline (docs/na.md §3): 3 ms bins, T = 30 (the
 first 90 ms, inside the first saccade), binary frames, saccade motion removed.
 
 Differences from the official MATLAB preprocessing, all switchable:
@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import numbers
 import os
 import re
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from ..datasets import DATASETS
 from . import nmnist_io
 from .common import (
     DatasetFormatError,
@@ -321,6 +323,16 @@ class FrameDataset(Dataset):
         return frames, torch.tensor(self.labels[i], dtype=torch.int64)
 
 
+def _check_int(value: object, name: str, meaning: str, minimum: int) -> None:
+    """Refuse a setting that is not an integer >= ``minimum`` (bools and floats included)."""
+    rule = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be {rule} ({meaning}), got {value!r} "
+                        f"({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be {rule} ({meaning}), got {value!r}")
+
+
 class _EventDataModule(L.LightningDataModule):
     """Shared split/subset/loader logic; subclasses find files, download and name classes."""
 
@@ -331,10 +343,22 @@ class _EventDataModule(L.LightningDataModule):
                  seed: int, n_steps: int, bin_us: int, download: bool, subset: int | None,
                  cache_dir: str | None):
         super().__init__()
+        # Checked here, where the settings enter: later they would surface as numpy shape
+        # errors, or (subset=0) as an empty dataset that trains on nothing without a word.
+        if isinstance(val_fraction, bool) or not isinstance(val_fraction, numbers.Real):
+            raise TypeError(f"val_fraction must be a number in [0, 1) (0 validates on the test "
+                            f"set), got {val_fraction!r} ({type(val_fraction).__name__})")
         if not 0.0 <= val_fraction < 1.0:
-            raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
-        if n_steps < 1 or bin_us < 1:
-            raise ValueError(f"n_steps and bin_us must be positive, got {n_steps}, {bin_us}")
+            raise ValueError(f"val_fraction must be a number in [0, 1) (0 validates on the test "
+                             f"set), got {val_fraction!r}")
+        _check_int(n_steps, "n_steps", "time steps T, frames per sample", 1)
+        _check_int(bin_us, "bin_us", "frame width in microseconds", 1)
+        _check_int(batch_size, "batch_size", "samples per batch", 1)
+        _check_int(num_workers, "num_workers", "DataLoader worker processes; 0 loads in the "
+                   "main process", 0)
+        _check_int(seed, "seed", "seeds the split, subset and shuffling", 0)
+        if subset is not None:
+            _check_int(subset, "subset", "samples per split; None uses all", 1)
         self.data_dir, self.batch_size, self.num_workers = data_dir, batch_size, num_workers
         self.val_fraction, self.seed, self.subset = val_fraction, seed, subset
         self.download, self.cache_dir = download, cache_dir
@@ -462,8 +486,7 @@ class NMNISTDataModule(_EventDataModule):
     """
 
     name = "nmnist"
-    classes = [f"{d} - {n}" for d, n in enumerate(
-        "zero one two three four five six seven eight nine".split())]
+    classes = list(DATASETS["N-MNIST"].labels)
 
     def __init__(self, data_dir: str = "data", batch_size: int = 32, num_workers: int = 0,
                  val_fraction: float = 0.0, seed: int = 0, n_steps: int = 30, bin_us: int = 3000,
@@ -481,11 +504,14 @@ class NMNISTDataModule(_EventDataModule):
     def _missing(self, split: str, reason: str) -> str:
         folder = nmnist_io.SPLIT_FOLDERS[split]
         root, alt = nmnist_io.candidate_roots(self.data_dir)
+        # Say what *is* there: a lone Train.zip otherwise looks like the whole dataset.
+        others = nmnist_io.other_sources(self.data_dir, split)
+        found = f"Found only the other split: {'; '.join(others)}.\n" if others else ""
         return missing_dataset_message(
             f"N-MNIST {split} split", root,
             [f"{folder}.zip", f"{folder}/<digit>/<id>.bin  (the extracted archive; either one)"],
             reason,
-            f"'{alt.resolve()}' is searched too (emulate_dataset's layout). Source: "
+            f"{found}'{alt.resolve()}' is searched too (emulate_dataset's layout). Source: "
             "https://www.garrickorchard.com/datasets/n-mnist; download=True fetches it with tonic.",
         )
 
@@ -517,8 +543,8 @@ class DVSGestureDataModule(_EventDataModule):
     Args:
         data_dir, batch_size, num_workers, val_fraction, seed, download, subset, cache_dir:
             as ``NMNISTDataModule``.
-        n_steps: T, frames per sample (default 20).
-        bin_us: frame width in microseconds (default 75 ms: 20 frames cover 1.5 s).
+        n_steps: T, frames per sample (default 30, as the zoo's ``dvsgesture-cnn``).
+        bin_us: frame width in microseconds (default 50 ms: 30 frames cover 1.5 s).
         downsample: integer spatial pooling factor: 1 keeps 128x128, 4 gives 32x32.
         binary: binary frames instead of event counts (default counts).
         paper_bins: the off-by-one binning of the N-MNIST converter (off by default).
@@ -527,20 +553,19 @@ class DVSGestureDataModule(_EventDataModule):
     """
 
     name = "dvsgesture"
-    classes = ["Hand clapping", "Right hand wave", "Left hand wave", "Right arm cw",
-               "Right arm ccw", "Left arm cw", "Left arm ccw", "Arm roll", "Air drums",
-               "Air guitar", "Other gestures"]
+    classes = list(DATASETS["DVS128 Gesture"].labels)
     folders = {"train": "ibmGestureTrain", "test": "ibmGestureTest"}
 
     def __init__(self, data_dir: str = "data", batch_size: int = 32, num_workers: int = 0,
-                 val_fraction: float = 0.0, seed: int = 0, n_steps: int = 20,
-                 bin_us: int = 75_000, download: bool = True, subset: int | None = None,
+                 val_fraction: float = 0.0, seed: int = 0, n_steps: int = 30,
+                 bin_us: int = 50_000, download: bool = True, subset: int | None = None,
                  cache_dir: str | None = None, downsample: int = 1, binary: bool = False,
                  paper_bins: bool = False):
         super().__init__(data_dir, batch_size, num_workers, val_fraction, seed, n_steps, bin_us,
                          download, subset, cache_dir)
-        if downsample < 1 or 128 % downsample:
-            raise ValueError(f"downsample must divide 128, got {downsample}")
+        _check_int(downsample, "downsample", "spatial pooling factor", 1)
+        if 128 % downsample:
+            raise ValueError(f"downsample must divide 128 (1, 2, 4, 8, ...), got {downsample}")
         self.downsample, self.binary, self.paper_bins = downsample, binary, paper_bins
         self.save_hyperparameters()
 

@@ -1,10 +1,10 @@
 """Static-image DataModules (MNIST, Fashion-MNIST, CIFAR-10) with the NA paper's preprocessing.
 
 Yang, Zhang & Li, "Backpropagated Neighborhood Aggregation for Accurate Training of Spiking
-Neural Networks", ICML 2021. Static images use direct current injection (spec §1.3): a batch is
+Neural Networks", ICML 2021. Static images use direct current injection (docs/na.md §3): a batch is
 the normalised image ``x = (pixel/255 - mean) / std`` of shape ``[B, C, H, W]``; the model repeats
-it over T steps. Training augmentation follows the official loaders (spec §3); validation and test
-data are normalised only.
+it over T steps. Training augmentation follows the official loaders (docs/na.md §8);
+validation and test data are normalised only.
 
 Files are read by this module, not by torchvision's dataset classes, so that
 
@@ -383,7 +383,7 @@ class _ImageDataModule(L.LightningDataModule):
 
     # ---- augmentation
     def augmentation(self) -> BatchAugment:
-        """The paper's training augmentation (spec §3), applied to batches by the dataset."""
+        """The paper's training augmentation (docs/na.md §8), applied to batches by the dataset."""
         raise NotImplementedError
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
@@ -588,7 +588,7 @@ class MNISTDataModule(_IDXDataModule):
 class FashionMNISTDataModule(_IDXDataModule):
     """Fashion-MNIST, 60000 train / 10000 test grey 28x28 clothes, batches ``x [B, 1, 28, 28]``.
 
-    Training augmentation of the NA repo's loader (spec §3.3): RandomCrop(28, padding 4),
+    Training augmentation of the NA repo's loader (docs/na.md §8): RandomCrop(28, padding 4),
     RandomHorizontalFlip, RandomRotation(5); MNIST normalisation stats (0.1307, 0.3081).
 
     Offline source: when ``<data_dir>/FashionMNIST/raw/`` lacks files, the copy of Debian's
@@ -639,7 +639,7 @@ class FashionMNISTDataModule(_IDXDataModule):
 class CIFAR10DataModule(_ImageDataModule):
     """CIFAR-10, 50000 train / 10000 test RGB 32x32 images, batches ``x [B, 3, 32, 32]``.
 
-    Training augmentation (spec §3.2): RandomCrop(32, padding 4), ColorJitter(brightness 0.2,
+    Training augmentation (docs/na.md §8): RandomCrop(32, padding 4), ColorJitter(brightness 0.2,
     contrast 0.2, hue 0.2), RandomHorizontalFlip; normalisation with mean
     (0.4914, 0.4822, 0.4465) and std (0.2023, 0.1994, 0.2010). Files: torchvision's python
     version, ``<data_dir>/cifar-10-batches-py/{data_batch_1..5, test_batch}``.

@@ -1,19 +1,18 @@
 """Move each ``CubaLIF`` synapse in front of the linear nodes that feed it (NIR to NIR).
 
 A ``CubaLIF`` filters the current that its weights deliver: ``i = filter(W pool(s))``. The zoo's
-layers compute the same current as ``W pool(filter(s))``, filtering the spikes first (spec
-§1.1). The filter is linear, per neuron, and time-invariant, so both orders are one network; in
-float32 they round differently, and a neuron whose potential lands within a rounding error of
-the threshold then fires one step apart. :func:`filter_first` rewrites the graph to the zoo's
-order, so that running it repeats the zoo's arithmetic operation for operation:
+layers compute the same current as ``W pool(filter(s))``, filtering the spikes first (docs/na.md
+§1). The filter is linear, per neuron, and time-invariant, so both orders are one network; in
+float32 they round differently, and a neuron whose potential lands within a rounding error of the
+threshold then fires one step apart. :func:`filter_first` rewrites the graph to the zoo's order, so
+that running it repeats the zoo's arithmetic operation for operation:
 
-    S -> [Linear|Conv2d|SumPool2d|Scale|Flatten ...] -> CubaLIF
-    becomes
-    S -> LI(tau_syn, r = w_in) -> [the same linear nodes] -> LIF(tau_mem, r, v_leak, ...)
+S -> [Linear|Conv2d|SumPool2d|Scale|Flatten ...] -> CubaLIF becomes S -> LI(tau_syn, r = w_in) ->
+[the same linear nodes] -> LIF(tau_mem, r, v_leak, ...)
 
-It applies only where that is exact in real arithmetic: every node of the chain is linear
-without bias and has one input and one output, and ``tau_syn`` and ``w_in`` are the same for all
-neurons (the filter then acts identically on every source neuron). Other neurons stay as they are.
+It applies only where that is exact in real arithmetic: every node of the chain is linear without
+bias and has one input and one output, and ``tau_syn`` and ``w_in`` are the same for all neurons
+(the filter then acts identically on every source neuron). Other neurons stay as they are.
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class Recipe:
-    """The training recipe (the paper's, spec §3, unless an entry says otherwise)."""
+    """The training recipe (the paper's, docs/na.md §8, unless an entry says otherwise)."""
 
     epochs: int
     batch_size: int

@@ -1,4 +1,4 @@
-"""Spiking layers over the NA core (spec §1.2–1.3).
+"""Spiking layers over the NA core (docs/na.md §2–3).
 
 Every layer is stateless: a whole sequence in, a whole sequence out. Layers pass the PSC trace
 ``a`` (real-valued), not binary spikes.
@@ -49,7 +49,7 @@ class SpikingLinear(_TimeMajor):
     """Per-time-step linear map (no bias by default) followed by the LIF/NA neuron.
 
     Trailing feature dims are flattened, so a ``[B, T, C, H, W]`` input works as ``[B, T, C*H*W]``.
-    Init: Kaiming normal (fan_in, gain sqrt 2) times ``weight_scale`` (spec §1.2).
+    Init: Kaiming normal (fan_in, gain sqrt 2) times ``weight_scale`` (docs/na.md §2).
 
     Shape:
         input ``[B, T, in_features]`` (or ``[B, T, *dims]`` with ``prod(dims) == in_features``),
@@ -91,7 +91,8 @@ class SpikingLinear(_TimeMajor):
 class SpikingConv2d(_TimeMajor):
     """2D convolution applied independently at each step (no bias by default), then LIF/NA.
 
-    Init: PyTorch's default conv init, ``U(±1/sqrt(fan_in))``, times ``weight_scale`` (spec §1.2).
+    Init: PyTorch's default conv init, ``U(±1/sqrt(fan_in))``, times ``weight_scale``
+    (docs/na.md §2).
 
     Shape:
         input ``[B, T, C_in, H, W]``, output ``[B, T, C_out, H', W']``.
@@ -160,7 +161,7 @@ class TimeSharedDropout(_TimeMajor):
         p: drop probability in [0, 1).
         mode: ``"neuron"`` (one mask per sample and neuron, the intended behaviour) or ``"row"``
             (one mask per sample, channel and row ``h``, shared across width: the 2021 official
-            code's ``dropout3d`` quirk, spec §1.2; for 3-D inputs it equals ``"neuron"``).
+            code's ``dropout3d`` quirk, docs/na.md §2; for 3-D inputs it equals ``"neuron"``).
 
     Shape:
         input ``[B, T, ...]``, output the same.
@@ -190,7 +191,7 @@ class TimeSharedDropout(_TimeMajor):
 
 
 class PSCEncoder(nn.Module):
-    """Input encoding (spec §1.3): analog images or event frames through the PSC filter.
+    """Input encoding (docs/na.md §3): analog images or event frames through the PSC filter.
 
     A static image ``[B, *input_shape]`` is repeated over ``n_steps`` (direct current injection;
     only when ``static``); an event tensor ``[B, T, *input_shape]`` is filtered as is.

@@ -1,4 +1,4 @@
-"""Spike losses on the output PSC trace and the prediction rule (spec §1.4).
+"""Spike losses on the output PSC trace and the prediction rule (docs/na.md §4).
 
 Both losses are SUM-reduced over batch, class and time as in the official code; the gradient
 therefore scales with the batch size (AdamW and gradient clipping make this mostly harmless).

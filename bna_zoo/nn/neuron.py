@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from ..core import GRADIENTS, VARIANTS, LayerRescale, LIFParams, na_lif
+from ..core import GRADIENTS, VARIANTS, LayerRescale, na_lif
+from ..core.na import check_neuron_args
 
 
 @dataclass
@@ -19,9 +20,16 @@ class NeuronConfig:
         theta: firing threshold (> 0).
         gradient: ``"na"`` or ``"surrogate"``.
         variant: NA form, ``"official"`` or ``"paper"``.
-        clip: clip of the paper form's inverse distance.
-        surrogate_slope: slope of the fast-sigmoid surrogate.
-        rescale: layer-wise log-ratio rescale of NA gradients (official code, spec §2.6).
+        clip: clip of the paper form's inverse distance (> 0).
+        surrogate_slope: slope of the fast-sigmoid surrogate (> 0).
+        rescale: layer-wise log-ratio rescale of NA gradients (official code, docs/na.md §6);
+            on by default, as in every recipe and in ``BNAModel``.
+
+    Raises:
+        TypeError: a number that is not a real number (bools and strings included), or a
+            non-bool ``rescale``.
+        ValueError: a NaN, an infinity or a value out of range (naming the field and the
+            range), or an unknown ``gradient``/``variant``.
     """
 
     tau_m: float = 5.0
@@ -31,12 +39,16 @@ class NeuronConfig:
     variant: str = "official"
     clip: float = 10.0
     surrogate_slope: float = 5.0
-    rescale: bool = False
+    rescale: bool = True  # the paper recipe (docs/na.md §6); NA only
     # Per-model state of the rescale: never global, never in the state_dict.
     rescale_state: LayerRescale | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        LIFParams(self.tau_m, self.tau_s, self.theta)  # validates the constants
+        # The numbers are checked here, at construction, exactly as na_lif checks them: a bad
+        # config (clip = inf, a negative slope) must fail now, not as inf/NaN gradients later.
+        check_neuron_args(self.tau_m, self.tau_s, self.theta, self.clip, self.surrogate_slope)
+        if not isinstance(self.rescale, bool):  # "no" or 0.0 would be taken for True/False
+            raise TypeError(f"rescale must be True or False, got {self.rescale!r}")
         if self.gradient not in GRADIENTS:
             raise ValueError(f"unknown gradient {self.gradient!r}; choose one of {GRADIENTS}")
         if self.variant not in VARIANTS:

@@ -6,12 +6,14 @@ import ctypes
 import logging
 import sys
 import threading
+from collections.abc import Iterator
 
 import pytest
 import torch
 
 from bna_zoo.core import LIFParams, na_lif
 from bna_zoo.core.kernels import cpu_kernel, na_backward, neighbor_loss_change
+from bna_zoo.core.kernels.backend import get_backend, resolve, set_backend, use_backend
 from bna_zoo.core.kernels.torch_kernel import neighbor_loss_change_torch
 from bna_zoo.core.lif import lif_forward, reverse_filter
 from bna_zoo.core.na import OFFICIAL_CLIP, na_weighting
@@ -31,8 +33,15 @@ def c_kernels() -> None:
         pytest.skip("no working C compiler: the C kernels are unavailable")
 
 
-def _mode(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
-    monkeypatch.setenv("BNA_ZOO_KERNEL", mode)
+@pytest.fixture(autouse=True)
+def _restore_backend() -> Iterator[None]:
+    """Each test leaves the process-wide backend as it found it."""
+    with use_backend(get_backend()):
+        yield
+
+
+def _mode(mode: str) -> None:
+    set_backend(mode)
 
 
 def _currents(steps: int, n: int, seed: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -56,16 +65,15 @@ def _regular_currents(steps: int, n: int, seed: int) -> torch.Tensor:
 
 
 def _grads_both(
-    monkeypatch: pytest.MonkeyPatch,
     current: torch.Tensor,
     grad: torch.Tensor,
     modes: tuple[str, ...] = ("torch", "c"),
     **kwargs,
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """``na_lif``'s output and input gradient under each ``BNA_ZOO_KERNEL`` mode."""
+    """``na_lif``'s output and input gradient under each process-wide backend."""
     out = {}
     for mode in modes:
-        _mode(monkeypatch, mode)
+        _mode(mode)
         x = current.clone().requires_grad_(True)
         a = na_lif(x, **kwargs)
         (g,) = torch.autograd.grad(a, x, grad)
@@ -83,21 +91,21 @@ def _assert_close_scaled(actual: torch.Tensor, expected: torch.Tensor, rtol: flo
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("p", PARAMS)
 def test_c_forward_is_bitwise_equal_to_torch_forward(
-    c_kernels, monkeypatch, steps: int, dtype: torch.dtype, p: LIFParams
+    c_kernels, steps: int, dtype: torch.dtype, p: LIFParams
 ) -> None:
     gen = torch.Generator().manual_seed(steps)
     n = int(torch.randint(1, 10_000, (1,), generator=gen))
     current = _currents(steps, n, seed=n, dtype=dtype)
-    _mode(monkeypatch, "torch")
+    _mode("torch")
     expected = lif_forward(current, p)
-    _mode(monkeypatch, "c")
+    _mode("c")
     actual = lif_forward(current, p)
     for name, e, a in zip("usa", expected, actual, strict=True):
         assert torch.equal(a, e), f"{name} differs between the C and the torch forward"
 
 
-def test_c_forward_equals_reference_simulation_in_float64(c_kernels, monkeypatch) -> None:
-    _mode(monkeypatch, "c")
+def test_c_forward_equals_reference_simulation_in_float64(c_kernels) -> None:
+    _mode("c")
     p = PARAMS[2]
     current = _currents(30, 40, seed=1, dtype=torch.float64)
     u, s, a = lif_forward(current, p)
@@ -177,13 +185,13 @@ def test_early_exit_saves_work_on_regular_firing(c_kernels) -> None:
 @pytest.mark.parametrize("steps", [5, 30])
 @pytest.mark.parametrize("variant", ["official", "paper"])
 def test_na_lif_gradient_is_the_same_with_c_and_torch_kernels(
-    c_kernels, monkeypatch, steps: int, variant: str
+    c_kernels, steps: int, variant: str
 ) -> None:
     gen = torch.Generator().manual_seed(steps)
     shape = (3, steps, 5, 7, int(torch.randint(2, 30, (1,), generator=gen)))
     current = torch.randn(shape, generator=gen) * 0.6 + 0.35
     grad = torch.randn(shape, generator=gen)
-    res = _grads_both(monkeypatch, current, grad, variant=variant, tau_m=8.0, tau_s=4.0)
+    res = _grads_both(current, grad, variant=variant, tau_m=8.0, tau_s=4.0)
     assert torch.equal(res["c"][0], res["torch"][0])
     _assert_close_scaled(res["c"][1], res["torch"][1], rtol=1e-5)
 
@@ -191,9 +199,9 @@ def test_na_lif_gradient_is_the_same_with_c_and_torch_kernels(
 @pytest.mark.parametrize("steps", [5, 30])
 @pytest.mark.parametrize("variant", ["official", "paper"])
 def test_na_lif_with_c_kernels_matches_reference_loops(
-    c_kernels, monkeypatch, steps: int, variant: str
+    c_kernels, steps: int, variant: str
 ) -> None:
-    _mode(monkeypatch, "c")
+    _mode("c")
     gen = torch.Generator().manual_seed(10 + steps)
     shape = (2, steps, 3, 2)
     current = torch.randn(shape, generator=gen, dtype=torch.float64) * 0.6 + 0.35
@@ -207,28 +215,28 @@ def test_na_lif_with_c_kernels_matches_reference_loops(
 
 
 @pytest.mark.parametrize("steps", [5, 30])
-def test_c_surrogate_backward_is_bitwise_equal_to_torch(c_kernels, monkeypatch, steps: int) -> None:
+def test_c_surrogate_backward_is_bitwise_equal_to_torch(c_kernels, steps: int) -> None:
     gen = torch.Generator().manual_seed(20 + steps)
     shape = (4, steps, 3, 161)  # N = 1932: more than one surrogate chunk at T = 30
     current = torch.randn(shape, generator=gen) * 0.6 + 0.35
     grad = torch.randn(shape, generator=gen)
-    res = _grads_both(monkeypatch, current, grad, gradient="surrogate", theta=0.7, tau_m=3.0)
+    res = _grads_both(current, grad, gradient="surrogate", theta=0.7, tau_m=3.0)
     assert torch.equal(res["c"][0], res["torch"][0])
     # Same ops in the same order, one rounding each: bitwise equal, not just close.
     assert torch.equal(res["c"][1], res["torch"][1])
 
 
-def test_c_reverse_filter_is_bitwise_equal_to_torch(c_kernels, monkeypatch) -> None:
+def test_c_reverse_filter_is_bitwise_equal_to_torch(c_kernels) -> None:
     g = torch.randn(30, 1000, generator=torch.Generator().manual_seed(6))
-    _mode(monkeypatch, "torch")
+    _mode("torch")
     expected = reverse_filter(g, 0.75)
-    _mode(monkeypatch, "c")
+    _mode("c")
     assert torch.equal(reverse_filter(g, 0.75), expected)
 
 
-def test_c_results_do_not_depend_on_the_thread_count(c_kernels, monkeypatch) -> None:
+def test_c_results_do_not_depend_on_the_thread_count(c_kernels) -> None:
     """Several chunks of every kernel (4096 columns for the O(T) ones) plus a partial one."""
-    _mode(monkeypatch, "c")
+    _mode("c")
     p = PARAMS[1]
     current = _currents(30, 2 * 4096 + 777, seed=7)
     big_e = torch.randn(current.shape, generator=torch.Generator().manual_seed(8))
@@ -248,29 +256,28 @@ def test_c_results_do_not_depend_on_the_thread_count(c_kernels, monkeypatch) -> 
     for other in results[1:]:
         assert all(torch.equal(r, r0) for r, r0 in zip(other, results[0], strict=True))
 
-    _mode(monkeypatch, "torch")
+    _mode("torch")
     expected = lif_forward(current, p)
     assert all(torch.equal(r, r0) for r, r0 in zip(results[0][:3], expected, strict=True))
 
 
-def test_kernel_env_torch_gives_the_same_results_as_the_default(c_kernels, monkeypatch) -> None:
+def test_torch_backend_gives_the_same_results_as_the_default(c_kernels) -> None:
     gen = torch.Generator().manual_seed(9)
     current = torch.randn(2, 5, 300, generator=gen) * 0.6 + 0.35
     grad = torch.randn(2, 5, 300, generator=gen)
-    res = _grads_both(monkeypatch, current, grad, modes=("auto", "torch"))
+    res = _grads_both(current, grad, modes=("auto", "torch"))
     assert torch.equal(res["auto"][0], res["torch"][0])
     _assert_close_scaled(res["auto"][1], res["torch"][1], rtol=1e-5)
 
 
-def test_unsupported_tensors_take_the_torch_path(c_kernels, monkeypatch) -> None:
-    _mode(monkeypatch, "c")
+def test_unsupported_tensors_take_the_torch_path(c_kernels) -> None:
     x = torch.randn(5, 10)
-    assert cpu_kernel.use_c(x)
-    assert not cpu_kernel.use_c(x.half())
-    assert not cpu_kernel.use_c(x, x.double())
-    assert not cpu_kernel.use_c(torch.empty(5, 0))
+    assert resolve("c", x) == "c"
+    assert resolve("c", x.half()) == "torch"
+    assert resolve("c", x, x.double()) == "torch"
+    assert resolve("c", torch.empty(5, 0)) == "torch"
     with torch.enable_grad():  # C builds no graph: leave autograd semantics to torch
-        assert not cpu_kernel.use_c(x.clone().requires_grad_(True))
+        assert resolve("c", x.clone().requires_grad_(True)) == "torch"
 
 
 def _na_unfused(
@@ -287,9 +294,8 @@ def _na_fused(
     current: torch.Tensor, grad: torch.Tensor, p: LIFParams, variant: str, clip: float
 ) -> torch.Tensor:
     bound = OFFICIAL_CLIP if variant == "official" else clip
-    delta = na_backward(current, grad, p, variant, bound)
-    assert delta is not None, "the fused kernel should apply to these tensors"
-    return delta
+    assert resolve(None, current, grad) == "c", "the fused kernel should apply to these tensors"
+    return cpu_kernel.na_backward_c(current, grad, p, variant == "official", bound)
 
 
 # N: one neuron, one block minus one, several blocks plus a partial one (blocks of 128).
@@ -298,9 +304,9 @@ def _na_fused(
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("variant", ["official", "paper"])
 def test_fused_na_backward_equals_unfused_composition(
-    c_kernels, monkeypatch, variant: str, dtype: torch.dtype, steps: int, n: int
+    c_kernels, variant: str, dtype: torch.dtype, steps: int, n: int
 ) -> None:
-    _mode(monkeypatch, "c")
+    _mode("c")
     for i, p in enumerate(PARAMS):
         current = _currents(steps, n, seed=100 * steps + n + i, dtype=dtype)
         current[:, 1::11] = p.theta  # u == theta exactly at t = 0 and after every spike
@@ -319,9 +325,9 @@ def test_fused_na_backward_equals_unfused_composition(
         )
         assert fused_work == work
         # Against the pure-torch composition the ΔL sums run in another order.
-        _mode(monkeypatch, "torch")
+        _mode("torch")
         torch_path = _na_unfused(current, grad, p, variant, clip=2.0)
-        _mode(monkeypatch, "c")
+        _mode("c")
         rtol = 1e-5 if dtype == torch.float32 else 1e-12
         _assert_close_scaled(fused, torch_path, rtol=rtol)
 
@@ -329,9 +335,9 @@ def test_fused_na_backward_equals_unfused_composition(
 @pytest.mark.parametrize(("steps", "n"), [(1, 130), (5, 130), (30, 131)])
 @pytest.mark.parametrize("variant", ["official", "paper"])
 def test_fused_na_backward_matches_reference_loops_in_float64(
-    c_kernels, monkeypatch, variant: str, steps: int, n: int
+    c_kernels, variant: str, steps: int, n: int
 ) -> None:
-    _mode(monkeypatch, "c")
+    _mode("c")
     p = PARAMS[2]
     current = _currents(steps, n, seed=steps, dtype=torch.float64)
     grad = torch.randn(steps, n, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
@@ -347,9 +353,9 @@ def test_fused_na_backward_matches_reference_loops_in_float64(
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("variant", ["official", "paper"])
 def test_fused_na_backward_clamps_at_u_equal_theta(
-    c_kernels, monkeypatch, variant: str, dtype: torch.dtype
+    c_kernels, variant: str, dtype: torch.dtype
 ) -> None:
-    _mode(monkeypatch, "c")
+    _mode("c")
     p = LIFParams(tau_m=5.0, tau_s=2.0, theta=1.0)
     # u = theta at t = 0 (from rest) and t = 2 (after the reset of t = 1's spike)
     current = torch.tensor([[1.0, 0.2], [1.5, 0.3], [1.0, -0.4], [0.4, 0.9]], dtype=dtype)
@@ -369,8 +375,8 @@ def test_fused_na_backward_clamps_at_u_equal_theta(
     assert torch.equal(delta, _na_unfused(current, grad, p, variant, clip))
 
 
-def test_fused_na_backward_does_not_depend_on_the_thread_count(c_kernels, monkeypatch) -> None:
-    _mode(monkeypatch, "c")
+def test_fused_na_backward_does_not_depend_on_the_thread_count(c_kernels) -> None:
+    _mode("c")
     p = PARAMS[1]
     current = _currents(30, 9 * 128 + 5, seed=13)
     grad = torch.randn(current.shape, generator=torch.Generator().manual_seed(14))
@@ -387,29 +393,32 @@ def test_fused_na_backward_does_not_depend_on_the_thread_count(c_kernels, monkey
 
 @pytest.mark.parametrize("variant", ["official", "paper"])
 def test_fused_na_backward_falls_back_to_the_torch_composition(
-    c_kernels, monkeypatch, variant: str
+    c_kernels, variant: str
 ) -> None:
     p = LIFParams(tau_m=8.0, tau_s=4.0, theta=1.0)
     gen = torch.Generator().manual_seed(15)
     current = torch.randn(2, 5, 300, generator=gen) * 0.6 + 0.35
     grad = torch.randn(2, 5, 300, generator=gen)
     flat, flat_grad = (x.transpose(0, 1).reshape(5, -1).contiguous() for x in (current, grad))
-    _mode(monkeypatch, "torch")
-    assert na_backward(flat, flat_grad, p, variant, 2.0) is None
+    _mode("torch")
+    assert resolve(None, flat, flat_grad) == "torch"
     expected = _na_unfused(flat, flat_grad, p, variant, clip=2.0)  # the pure-torch kernels
+    assert torch.equal(na_backward(flat, flat_grad, p, variant, 2.0), expected)
     res = _grads_both(
-        monkeypatch, current, grad, modes=("torch", "auto"), variant=variant, clip=2.0,
+        current, grad, modes=("torch", "auto"), variant=variant, clip=2.0,
         tau_m=p.tau_m, tau_s=p.tau_s,
     )  # fmt: skip
     torch_grad = res["torch"][1].transpose(0, 1).reshape(5, -1)
     assert torch.equal(torch_grad, expected)
     _assert_close_scaled(res["auto"][1], res["torch"][1], rtol=1e-5)
     # Tensors the C kernels do not take: the composition, not an error.
-    _mode(monkeypatch, "c")
-    assert na_backward(flat.half(), flat_grad.half(), p, variant, 2.0) is None
-    assert na_backward(flat, flat_grad.double(), p, variant, 2.0) is None
+    _mode("c")
+    assert resolve(None, flat.half(), flat_grad.half()) == "torch"
+    assert resolve(None, flat, flat_grad.double()) == "torch"
+    half = na_backward(flat.half(), flat_grad.half(), p, variant, 2.0)
+    assert half.dtype == torch.half and torch.isfinite(half).all()
     with torch.enable_grad():
-        assert na_backward(flat.requires_grad_(True), flat_grad, p, variant, 2.0) is None
+        assert resolve(None, flat.requires_grad_(True), flat_grad) == "torch"
 
 
 @pytest.fixture
@@ -423,7 +432,7 @@ def fresh_library(monkeypatch, tmp_path):
 
 def test_broken_compiler_falls_back_to_torch(fresh_library, monkeypatch, caplog) -> None:
     monkeypatch.setenv("CC", "/bin/false")
-    _mode(monkeypatch, "auto")
+    _mode("auto")
     with caplog.at_level(logging.WARNING, logger=cpu_kernel.__name__):
         assert cpu_kernel.load_library() is None
         assert cpu_kernel.load_library() is None  # cached: tried and logged only once
@@ -433,15 +442,15 @@ def test_broken_compiler_falls_back_to_torch(fresh_library, monkeypatch, caplog)
     gen = torch.Generator().manual_seed(11)
     current = torch.randn(2, 5, 50, generator=gen) * 0.6 + 0.35
     grad = torch.randn(2, 5, 50, generator=gen)
-    res = _grads_both(monkeypatch, current, grad, modes=("auto", "torch"))
+    res = _grads_both(current, grad, modes=("auto", "torch"))
     assert torch.equal(res["auto"][0], res["torch"][0])
     assert torch.equal(res["auto"][1], res["torch"][1])  # auto fell back: the very same path
 
 
 def test_forcing_c_without_a_compiler_raises(fresh_library, monkeypatch) -> None:
     monkeypatch.setenv("CC", "/bin/false")
-    _mode(monkeypatch, "c")
-    with pytest.raises(RuntimeError, match="BNA_ZOO_KERNEL=c"):
+    _mode("c")
+    with pytest.raises(RuntimeError, match="backend 'c'"):
         na_lif(torch.ones(1, 5, 3))
 
 

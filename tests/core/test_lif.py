@@ -1,4 +1,4 @@
-"""LIF/PSC forward dynamics (spec §1.1, §6.2)."""
+"""LIF/PSC forward dynamics (docs/na.md §1)."""
 
 import pytest
 import torch
@@ -8,7 +8,7 @@ from bna_zoo.core.reference import simulate
 
 
 def test_constant_current_06_fires_every_second_step_as_hand_computed():
-    # Spec §6.2: I = 0.6, tau_m = 5 -> u = 0.6, 1.08 (spike, reset), 0.6, 1.08, ...
+    # docs/na.md §1 by hand: I = 0.6, tau_m = 5 -> u = 0.6, 1.08 (spike, reset), 0.6, 1.08, ...
     current = torch.full((1, 6, 1), 0.6, dtype=torch.float64)
     a = na_lif(current, tau_m=5.0, tau_s=2.0, theta=1.0)
     u, s, _ = simulate([0.6] * 6, 5.0, 2.0, 1.0)

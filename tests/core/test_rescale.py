@@ -1,4 +1,4 @@
-"""Layer-wise log-ratio rescale (spec §2.6) kept per model."""
+"""Layer-wise log-ratio rescale (docs/na.md §6) kept per model."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Behavioural regression: the single-neuron task of spec §4.4 / §6.3."""
+"""Behavioural regression: the single-neuron task of docs/na.md §10."""
 
 import torch
 

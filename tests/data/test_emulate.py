@@ -11,6 +11,7 @@ from tonic.datasets.nmnist import stabilize
 from tonic.io import read_mnist_file
 
 from bna_zoo.data import emulate
+from bna_zoo.data.common import DatasetNotFoundError
 from bna_zoo.data.digits import IMAGES_SHA256, load_digits, source_note, split_digits
 from bna_zoo.data.emulate import SaccadeSensor, emulate_batch, emulate_dataset, emulate_digit
 from bna_zoo.data.events import NMNISTDataModule
@@ -177,3 +178,49 @@ def test_command_line_emulates_both_splits_of_the_shipped_digits(tmp_path, monke
     emulate.main()
     assert len(list((tmp_path / "Train").rglob("*.bin"))) == 6
     assert len(list((tmp_path / "Test").rglob("*.bin"))) == 4
+
+
+# ---------------------------------------------------------------- bad inputs, atomic writes
+
+
+def test_fewer_labels_than_images_fails_before_anything_is_simulated_or_written(tmp_path, digits):
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match="3 recordings but 2 labels"):
+        emulate_dataset(digits[0][:3], digits[1][:2], str(out), batch_size=1)
+    assert not out.exists()
+
+
+def test_a_write_that_fails_half_way_leaves_no_split_folder(tmp_path, digits, monkeypatch):
+    real = emulate.emulate_batch
+    calls = []
+
+    def second_batch_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("interrupted")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(emulate, "emulate_batch", second_batch_fails)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        emulate_dataset(digits[0][:4], digits[1][:4], str(tmp_path), "test", batch_size=2)
+    assert list(tmp_path.iterdir()) == []  # no Test/ and no staging folder left
+    dm = NMNISTDataModule(data_dir=str(tmp_path), download=False)
+    with pytest.raises(DatasetNotFoundError, match="N-MNIST test split not found"):
+        dm.setup("test")
+
+
+def test_rewriting_ids_replaces_them_and_keeps_the_other_files(tmp_path, digits):
+    images = digits[0][:4]
+    emulate_dataset(images, np.array([1, 1, 2, 2]), str(tmp_path), "test")
+    emulate_dataset(images[2:], np.array([5, 6]), str(tmp_path), "test", first_id=2)
+    found = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.bin"))
+    # ids 2 and 3 moved to their new labels: no stale copy under 2/ is left to be read twice
+    assert found == ["Test/1/00000.bin", "Test/1/00001.bin", "Test/5/00002.bin",
+                     "Test/6/00003.bin"]
+    assert [p.name for p in tmp_path.iterdir()] == ["Test"]
+
+
+def test_emulate_digits_with_zero_test_digits_writes_only_the_train_split(tmp_path):
+    emulate.emulate_digits(str(tmp_path), n_train=2, n_test=0)
+    assert [p.name for p in tmp_path.iterdir()] == ["Train"]
+    assert len(list((tmp_path / "Train").rglob("*.bin"))) == 2

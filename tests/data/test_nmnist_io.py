@@ -30,7 +30,7 @@ def write_tree(split_dir: Path, per_digit: int, seed: int) -> dict[str, tuple[in
     written = {}
     for k, i in enumerate(ids):
         label = int(rng.integers(0, 10)) if k >= 10 else k  # every digit at least once
-        ev = random_events(int(rng.integers(0, 60)), seed * 1000 + k)
+        ev = random_events(int(rng.integers(1, 60)), seed * 1000 + k)  # never empty (refused)
         path = split_dir / str(label) / f"{i:05d}.bin"
         nmnist_io.write_bin(path, ev)
         written[f"{label}/{i:05d}.bin"] = (label, ev)
@@ -163,3 +163,34 @@ def test_write_split_uses_the_n_mnist_layout_and_input_order(tmp_path):
     refs = nmnist_io.find_split(tmp_path, "test")
     assert [r.label for r in refs] == [0, 4, 4]
     assert_events_equal(nmnist_io.read_sample(refs[2]), recs[2])
+
+
+def test_empty_recording_is_an_error_naming_the_file_not_an_all_zero_sample(tmp_path):
+    from bna_zoo.data.events import NMNISTDataModule
+
+    for split in ("Train", "Test"):
+        write_tree(tmp_path / "NMNIST" / split, per_digit=1, seed=10)
+    victim = sorted((tmp_path / "NMNIST" / "Test").rglob("*.bin"))[3]
+    victim.write_bytes(b"")  # what an interrupted extraction leaves
+    dm = NMNISTDataModule(data_dir=str(tmp_path), download=False, stabilize=False)
+    dm.setup("test")
+    with pytest.raises(DatasetFormatError, match=rf"{victim.name}: empty file \(0 bytes\)"):
+        [dm.datasets["test"][i] for i in range(len(dm.datasets["test"]))]
+
+
+def test_write_split_checks_every_recording_first_and_leaves_the_split_unchanged(tmp_path):
+    nmnist_io.write_split(tmp_path, "train", [random_events(5, seed=1)], [3])
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    recs = [random_events(5, seed=2), random_events(0, seed=3), random_events(5, seed=4)]
+    with pytest.raises(ValueError, match="recording 1: refusing to write a recording with no"):
+        nmnist_io.write_split(tmp_path, "train", recs, [1, 2, 3], first_id=1)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["Train"]  # no staging folder left behind
+
+
+def test_write_split_adds_to_an_existing_split_atomically(tmp_path):
+    nmnist_io.write_split(tmp_path, "train", [random_events(5, seed=1)], [3])
+    nmnist_io.write_split(tmp_path, "train", [random_events(6, seed=2)], [4], first_id=1)
+    refs = nmnist_io.find_split(tmp_path, "train")
+    assert [(Path(r.path).parent.name, Path(r.path).name) for r in refs] == [
+        ("3", "00000.bin"), ("4", "00001.bin")]

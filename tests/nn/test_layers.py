@@ -22,7 +22,7 @@ def _delta_of(current: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
 
 def test_linear_weight_gradient_is_sum_over_batch_and_time_of_delta_outer_input():
     torch.manual_seed(0)
-    layer = SpikingLinear(6, 4, NeuronConfig(), weight_scale=2.0).double()
+    layer = SpikingLinear(6, 4, NeuronConfig(rescale=False), weight_scale=2.0).double()
     x = torch.rand(3, 5, 6, dtype=torch.float64)
     grad = torch.randn(3, 5, 4, dtype=torch.float64)
     layer(x).backward(grad)
@@ -33,7 +33,8 @@ def test_linear_weight_gradient_is_sum_over_batch_and_time_of_delta_outer_input(
 
 def test_conv_weight_gradient_routes_delta_through_the_per_step_convolution():
     torch.manual_seed(1)
-    layer = SpikingConv2d(2, 3, 3, NeuronConfig(), padding=1, weight_scale=3.0).double()
+    layer = SpikingConv2d(2, 3, 3, NeuronConfig(rescale=False), padding=1,
+                          weight_scale=3.0).double()
     x = torch.rand(2, 4, 2, 6, 6, dtype=torch.float64)
     grad = torch.randn(2, 4, 3, 6, 6, dtype=torch.float64)
     layer(x).backward(grad)
@@ -109,7 +110,7 @@ def test_linear_rejects_wrong_feature_count():
 
 def test_bf16_autocast_keeps_neuron_dynamics_in_float32():
     torch.manual_seed(4)
-    layer = SpikingLinear(8, 4, NeuronConfig())
+    layer = SpikingLinear(8, 4, NeuronConfig(), is_output=True)  # the rescale's reference layer
     x = torch.rand(2, 5, 8)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         y = layer(x)

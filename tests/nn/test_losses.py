@@ -1,4 +1,4 @@
-"""Kernel and count losses, prediction rule (spec §1.4)."""
+"""Kernel and count losses, prediction rule (docs/na.md §4)."""
 
 import pytest
 import torch

@@ -4,11 +4,11 @@ The C source (``cpu_lif.c`` + ``cpu_lif_impl.h``) is built with the system C com
 shared library in a per-user cache, keyed by the sha256 of source, compiler and flags, and then
 reused by every process. Only ``torch`` and the standard library are needed; nothing is built at
 install time. When no compiler works, a warning is logged once and every call falls back to the
-pure-torch kernels, which stay the reference.
+pure-torch kernels, which stay the reference. Whether these kernels run at all is decided by
+:mod:`.backend` (``BNA_ZOO_KERNEL``); this module only says which tensors they take
+(:func:`accepts`).
 
 Environment:
-    ``BNA_ZOO_KERNEL``: ``auto`` (default: C for CPU float32/float64 tensors, torch otherwise),
-        ``torch`` (never use C) or ``c`` (like ``auto`` but raise if the C library is unusable).
     ``BNA_ZOO_CACHE``: cache root; the libraries go to ``$BNA_ZOO_CACHE/kernels``. Default
         ``$XDG_CACHE_HOME/bna_zoo/kernels`` or ``~/.cache/bna_zoo/kernels``; a private
         directory under the system temp dir when that is not writable.
@@ -42,8 +42,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
-if TYPE_CHECKING:  # lif imports this module lazily; a runtime import would be circular
-    from ..lif import LIFParams
+if TYPE_CHECKING:  # annotations only: the kernels never import lif at run time (lif imports them)
+    from ..params import LIFParams
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +57,6 @@ _COMPILE_TIMEOUT_S = 120
 
 _SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
 _CTYPE = {torch.float32: ctypes.c_float, torch.float64: ctypes.c_double}
-
-
-def kernel_mode() -> str:
-    """The ``BNA_ZOO_KERNEL`` setting: ``"auto"``, ``"torch"`` or ``"c"``."""
-    mode = os.environ.get("BNA_ZOO_KERNEL", "auto").strip().lower() or "auto"
-    if mode not in ("auto", "torch", "c"):
-        raise ValueError(f"BNA_ZOO_KERNEL must be 'auto', 'torch' or 'c', got {mode!r}")
-    return mode
 
 
 def cache_dir() -> Path:
@@ -218,31 +210,16 @@ def load_library() -> ctypes.CDLL | None:
     return None
 
 
-def use_c(*tensors: torch.Tensor) -> bool:
-    """Whether these tensors should go to the C kernels.
-
-    True for non-empty CPU float32/float64 tensors of one dtype that need no autograd graph,
-    unless ``BNA_ZOO_KERNEL=torch`` or the library is unavailable.
-
-    Raises:
-        RuntimeError: if ``BNA_ZOO_KERNEL=c`` and the library could not be built.
-    """
-    mode = kernel_mode()
-    if mode == "torch":
-        return False
+def accepts(*tensors: torch.Tensor) -> bool:
+    """Whether the C kernels take these tensors: non-empty CPU float32/float64 tensors of one
+    dtype and shape. (Whether they are used is :func:`.backend.resolve`'s decision.)"""
     first = tensors[0]
     if first.dtype not in _SUFFIX or first.numel() == 0:
         return False
-    for x in tensors:
-        if x.device.type != "cpu" or x.dtype != first.dtype or x.shape != first.shape:
-            return False
-        if x.requires_grad and torch.is_grad_enabled():
-            return False  # the C kernels build no graph; torch's ops keep autograd semantics
-    if load_library() is None:
-        if mode == "c":
-            raise RuntimeError("BNA_ZOO_KERNEL=c but the C kernels could not be built (see log)")
-        return False
-    return True
+    return all(
+        x.device.type == "cpu" and x.dtype == first.dtype and x.shape == first.shape
+        for x in tensors
+    )
 
 
 def _threads() -> int:
