@@ -147,7 +147,9 @@ class SumPool2d(_TimeMajor):
         _check_rank(x, 5, "[B, T, C, H, W]", "SumPool2d")
         t, b = x.shape[:2]
         k = self.kernel_size
-        y = F.avg_pool2d(x.reshape(t * b, *x.shape[2:]), k) * (k * k * self.scale)
+        # the window sum (divisor 1) times the scale, one multiply on the pooled output; for
+        # k = 2 (every zoo net) bit for bit avg * (k*k*scale), as /4 and *4 are exact
+        y = F.avg_pool2d(x.reshape(t * b, *x.shape[2:]), k, divisor_override=1) * self.scale
         return y.view(t, b, *y.shape[1:])
 
     def extra_repr(self) -> str:
@@ -184,7 +186,7 @@ class TimeSharedDropout(_TimeMajor):
         if self.mode == "row" and x.dim() == 5:
             shape[-1] = 1
         keep = torch.empty(shape, device=x.device, dtype=x.dtype).bernoulli_(1 - self.p)
-        return x * keep / (1 - self.p)
+        return x * keep.div_(1 - self.p)  # scale the small mask, not the activations
 
     def extra_repr(self) -> str:
         return f"p={self.p}, mode={self.mode!r}"

@@ -14,7 +14,7 @@ def test_output_layer_factor_is_about_0844_and_hidden_layers_use_its_post_scale_
     assert r.last_factors["out"] == pytest.approx(1.2 * math.log(0.5 / (0.5 + 1e-5) + 1.02))
     assert r.reference == round(0.5 * r.last_factors["out"], 3)
     hidden = torch.full((4, 5), 0.05)
-    scaled = r.apply(hidden, is_output=False, name="h")
+    scaled = r.apply(hidden.clone(), is_output=False, name="h")  # apply scales in place
     expected = 1.2 * math.log(r.reference / (0.05 + 1e-5) + 1.02)
     torch.testing.assert_close(scaled, hidden * expected)
     assert out.mean().item() == pytest.approx(0.5 * r.last_factors["out"])
