@@ -88,6 +88,11 @@ class SpikingLinear(_TimeMajor):
         return self.neuron.fire(self.linear(x), self.is_output, self.name)
 
 
+#: convolve step by step when the input has at most this many channels and T at least this many
+#: steps (the first layer of the event nets; measured in benchmarks/README.md)
+_PER_STEP_MAX_CHANNELS, _PER_STEP_MIN_STEPS = 4, 8
+
+
 class SpikingConv2d(_TimeMajor):
     """2D convolution applied independently at each step (no bias by default), then LIF/NA.
 
@@ -126,6 +131,11 @@ class SpikingConv2d(_TimeMajor):
                 f"{self.name} expects {self.conv.in_channels} input channels, got {c} "
                 f"(expected input [B, T, {self.conv.in_channels}, H, W])"
             )
+        if c <= _PER_STEP_MAX_CHANNELS and t >= _PER_STEP_MIN_STEPS:
+            # thin event inputs: oneDNN convolves T batches of [B, C, H, W] about twice as fast
+            # (forward and backward) as one [T*B, C, H, W] batch, with identical outputs
+            y = torch.stack([self.conv(x[i]) for i in range(t)])
+            return self.neuron.fire(y, False, self.name)
         y = self.conv(x.reshape(t * b, *x.shape[2:]))  # a view of a contiguous input
         return self.neuron.fire(y.view(t, b, *y.shape[1:]), False, self.name)
 
