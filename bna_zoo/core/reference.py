@@ -27,19 +27,16 @@ def simulate(
     dm, ds = 1.0 - 1.0 / tau_m, 1.0 - 1.0 / tau_s
     m, syn = 0.0, 0.0
     u_out, s_out, a_out = [], [], []
-    orig_spike = None
     for t, cur in enumerate(current):
         u = dm * m + cur
         spike = 1.0 if u > theta else 0.0
         if t == flip_at:
-            orig_spike = spike
             u, spike = theta, 1.0 - spike
         m = 0.0 if spike else u
         syn = ds * syn + spike / tau_s
         u_out.append(u)
         s_out.append(spike)
         a_out.append(syn)
-    del orig_spike
     return u_out, s_out, a_out
 
 

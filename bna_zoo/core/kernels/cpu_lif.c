@@ -77,13 +77,6 @@ BNA_EXPORT int bna_abi_version(void) { return 3; }
 /* Neurons per block, for tests that count the early exit's work. */
 BNA_EXPORT int bna_block_size(void) { return BLOCK; }
 
-BNA_EXPORT int bna_has_openmp(void) {
-#ifdef _OPENMP
-  return 1;
-#else
-  return 0;
-#endif
-}
 
 #define REAL float
 #define SUFFIX(name) name##_f32
