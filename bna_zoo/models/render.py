@@ -40,7 +40,7 @@ def render_config(entry: ZooEntry) -> str:
     data = entry.datamodule_config()
     data_args = {"data_dir": "data", **data["init_args"], "val_fraction": 0.0}
     if entry.input_kind == "image":
-        data_args["augment"] = True
+        data_args.setdefault("augment", True)
     lines = [
         f"# {name}: {entry.arch} at T={entry.n_steps} on {entry.dataset}.",
         *([f"#{ref}"] if ref else []),
