@@ -199,8 +199,8 @@ def test_explicit_revision_never_falls_back_to_the_shipped_copy(saved, monkeypat
 
 
 def test_entry_without_weights_says_how_to_train_them():
-    with pytest.raises(HubUnavailableError, match="bna-zoo fit --config zoo:mnist-cnn"):
-        from_pretrained("mnist-cnn")
+    with pytest.raises(HubUnavailableError, match="bna-zoo fit --config zoo:cifar10-cnn"):
+        from_pretrained("cifar10-cnn")
 
 
 # ------------------------------------------------------------------------------ bad input

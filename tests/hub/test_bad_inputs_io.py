@@ -130,10 +130,10 @@ CLI_ROWS = [
     ("config of an unknown name", ["config", "nope"], "unknown zoo model 'nope'"),
     ("zoo recipe of an unknown name", ["fit", "--config", "zoo:nope"], "unknown zoo model"),
     ("eval --limit 0", ["eval", "fashionmnist-mlp", "--limit", "0"], "must be > 0"),
-    ("export of a name without weights", ["export", "mnist-cnn", "--out", "x.nir"],
+    ("export of a name without weights", ["export", "cifar10-cnn", "--out", "x.nir"],
      "no trained weights"),
-    ("show --sample out of range", ["show", "nmnist-cnn", "--sample", "99999", "--data-dir",
-                                    "__missing__"], "not found|out of range"),
+    ("show --sample out of range", ["show", "mnist-cnn", "--sample", "99999"],
+     "--sample 99999 is out of range.*0..1999"),
 ]
 
 
