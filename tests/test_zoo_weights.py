@@ -41,6 +41,8 @@ def test_every_shipped_entry_has_measured_results_and_a_command():
     for name in SHIPPED:
         r = get_entry(name).results
         assert r.accuracy is not None and r.command and r.eval_command, name
+        card = (get_entry(name).shipped_dir / "README.md").read_text()
+        assert "Synaptic operations per sample" in card, name  # the NeuroBench-style costs
 
 
 @pytest.mark.slow

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import importlib
 
-_EXPORTS = {
+#: each DataModule's module in this package (also how recipes name them: bna_zoo.models.render)
+MODULES = {
     "MNISTDataModule": "images",
     "FashionMNISTDataModule": "images",
     "CIFAR10DataModule": "images",
@@ -18,11 +19,11 @@ _EXPORTS = {
     "DVSGestureDataModule": "events",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(MODULES)
 
 
 def __getattr__(name: str):
     # Lazy: importing bna_zoo.data must not pull torchvision and tonic until a module is used.
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    if name in MODULES:
+        return getattr(importlib.import_module(f".{MODULES[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -89,3 +89,26 @@ def test_models_table_has_a_row_per_entry_with_its_status(monkeypatch):
     assert planned.endswith("| planned |") and "91.76%" in planned
     (stand_in,) = [line for line in lines if line.startswith("| `mnist-cnn`")]
     assert "held out from the 10,000 shipped" in stand_in  # says what it was measured on
+
+
+def test_rescale_default_is_the_same_everywhere_a_network_is_built():
+    import inspect
+
+    from bna_zoo.model import BNAModel
+    from bna_zoo.models import create_model
+    from bna_zoo.nn import NeuronConfig
+
+    assert NeuronConfig().rescale is True
+    assert inspect.signature(create_model).parameters["rescale"].default is True
+    assert inspect.signature(BNAModel.__init__).parameters["rescale"].default is True
+    assert all(zoo.ZOO[n].rescale for n in list_models())
+
+
+@pytest.mark.parametrize("name", [n for n in list_models() if zoo.ZOO[n].input_kind == "events"])
+def test_event_datamodule_defaults_match_their_zoo_entry(name):
+    import inspect
+
+    entry = zoo.ZOO[name]
+    params = inspect.signature(getattr(bna_zoo.data, entry.datamodule).__init__).parameters
+    assert params["n_steps"].default == entry.n_steps
+    assert params["bin_us"].default == entry.data_args["bin_us"]
