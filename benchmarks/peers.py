@@ -74,8 +74,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-import torch
+# Time under the allocator setting the zoo's CLI runs with (bna_zoo/cli.py): transparent huge
+# pages for torch's large CPU tensors. torch reads it once, at import, so it is set here;
+# THP_MEM_ALLOC_ENABLE=0 in the environment times without (every implementation alike).
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 import torch.nn.functional as F
 from torch import nn
 
@@ -791,7 +796,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"device {args.device}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
           f"NA kernel {active_kernel(args.device)}, snnTorch {available[SNNTORCH]}, "
           f"SpikingJelly {available[SPIKINGJELLY]}; {args.steps} timed rounds (median), "
-          f"{args.warmup} warmup")
+          f"{args.warmup} warmup; THP_MEM_ALLOC_ENABLE={os.environ['THP_MEM_ALLOC_ENABLE']}")
     print(f"load average at start: {' '.join(f'{v:.2f}' for v in load_start)} (1, 5, 15 min)\n",
           flush=True)
     results = []

@@ -34,8 +34,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import lightning as L
-import torch
+# Time under the allocator setting the zoo's CLI runs with (bna_zoo/cli.py): transparent huge
+# pages for torch's large CPU tensors. torch reads it once, at import, so it is set here;
+# THP_MEM_ALLOC_ENABLE=0 in the environment times without (every implementation alike).
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+
+import lightning as L  # noqa: E402
+import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from train_step import make_step  # noqa: E402

@@ -17,11 +17,17 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import subprocess
 import sys
 import time
+
+# Time under the allocator setting the zoo's CLI runs with (bna_zoo/cli.py): transparent huge
+# pages for torch's large CPU tensors. torch reads it once, at import, so it is set here;
+# THP_MEM_ALLOC_ENABLE=0 in the environment times without (every implementation alike).
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 import torch
 
@@ -156,7 +162,9 @@ def main() -> None:
     from bna_zoo.core.kernels import active_kernel
 
     print(f"device {args.device}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
-          f"NA kernel: {active_kernel()}, {args.steps} timed steps (median)\n")
+          f"NA kernel: {active_kernel()}, {args.steps} timed steps (median), "
+          f"THP_MEM_ALLOC_ENABLE={os.environ['THP_MEM_ALLOC_ENABLE']}, "
+          f"load {' '.join(f'{v:.2f}' for v in os.getloadavg())}\n")
     cols = "| model | T | batch | NA ms/step | surrogate ms/step | NA/surrogate | NA saved MB | " \
            "surrogate saved MB |"
     if args.device == "cuda":

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core import psc_filter
+from ..core.lif import all_finite
 from .neuron import NeuronConfig
 
 
@@ -247,7 +248,7 @@ class PSCEncoder(nn.Module):
         if x.shape[0] == 0:
             raise ValueError(f"empty batch: input shape {list(x.shape)}")
         if self.static and x.dim() == n + 1 and tuple(x.shape[1:]) == self.input_shape:
-            if not bool(torch.isfinite(x).all()):
+            if not all_finite(x):
                 raise ValueError("input contains NaN or inf values")
             return self._encode_static(x)
         elif x.dim() != n + 2 or tuple(x.shape[2:]) != self.input_shape:
@@ -259,7 +260,7 @@ class PSCEncoder(nn.Module):
                 f"expected {self.n_steps} time steps (dim 1) in input {seq}, got {x.shape[1]} "
                 f"(shape {list(x.shape)}): bin the events to T={self.n_steps}"
             )
-        if not bool(torch.isfinite(x).all()):
+        if not all_finite(x):
             raise ValueError("input contains NaN or inf values")
         return psc_filter(x.transpose(0, 1), self.tau_s, dim=0).contiguous()
 

@@ -104,6 +104,50 @@ def test_c_forward_is_bitwise_equal_to_torch_forward(
         assert torch.equal(a, e), f"{name} differs between the C and the torch forward"
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("p", PARAMS)
+def test_c_psc_only_kernel_is_bitwise_the_full_forwards_psc(
+    c_kernels, p: LIFParams, dtype: torch.dtype, threads: int
+) -> None:
+    """``lif_output`` on the C backend writes the PSC alone; it must be the same ``a`` bit for bit
+    (two chunks of 4096 columns plus a partial one, with 1 and 2 threads)."""
+    from bna_zoo.core.kernels import lif_output
+
+    current = _currents(30, 2 * 4096 + 777, seed=11, dtype=dtype)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        a_only = cpu_kernel.lif_psc_c(current, p)
+        _mode("c")
+        via_output = lif_output(current, p)
+        _mode("torch")
+        expected = lif_forward(current, p)[2]
+    finally:
+        torch.set_num_threads(before)
+    assert a_only is not None
+    assert torch.equal(a_only, expected)
+    assert torch.equal(via_output, expected)
+    assert a_only.shape == current.shape and a_only.dtype == dtype
+
+
+def test_na_and_surrogate_forwards_do_not_compute_the_discarded_u_and_s(
+    c_kernels, monkeypatch
+) -> None:
+    """The autograd functions keep only ``a``: on the C backend neither forward may run the
+    three-output kernel (two extra ``[T, N]`` tensors written and thrown away every step)."""
+
+    def three_outputs(*_args: object) -> None:
+        raise AssertionError("the forward wrote u and s it does not use")
+
+    monkeypatch.setattr(cpu_kernel, "lif_forward_c", three_outputs)
+    _mode("c")
+    x = _currents(5, 300, seed=3)[None].clone().requires_grad_(True)  # [B=1, T, N]
+    for gradient in ("na", "surrogate"):
+        a = na_lif(x, gradient=gradient)
+        assert a.shape == x.shape and a.requires_grad
+
+
 def test_c_forward_equals_reference_simulation_in_float64(c_kernels) -> None:
     _mode("c")
     p = PARAMS[2]

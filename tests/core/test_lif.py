@@ -80,3 +80,18 @@ def test_integer_current_is_rejected():
 def test_lif_params_validates_non_finite_values():
     with pytest.raises(ValueError, match="finite"):
         LIFParams(tau_m=float("inf"))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_all_finite_finds_one_bad_value_anywhere_like_isfinite(dtype, bad):
+    from bna_zoo.core.lif import all_finite
+
+    gen = torch.Generator().manual_seed(0)
+    x = (torch.randn(4, 7, 33, generator=gen) * 1e3).to(dtype)
+    assert all_finite(x) and all_finite(x[:, ::2])  # strided views too
+    for flat_index in (0, 17, x.numel() - 1):
+        y = x.clone()
+        y.view(-1)[flat_index] = bad
+        assert not all_finite(y) and not bool(torch.isfinite(y).all())
+    assert all_finite(torch.empty(0, 3, dtype=dtype))

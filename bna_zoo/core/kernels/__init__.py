@@ -59,11 +59,15 @@ def lif_forward(
 
 
 def lif_output(current: torch.Tensor, p: LIFParams, backend: str | None = None) -> torch.Tensor:
-    """The PSC trace ``a`` ``[T, N]`` alone, what the autograd functions keep (the Triton kernel
-    then writes one ``[T, N]`` output instead of three)."""
+    """The PSC trace ``a`` ``[T, N]`` alone, what the autograd functions keep (the Triton and C
+    kernels then write one ``[T, N]`` output instead of three)."""
     kind = resolve(backend, current)
     if kind == "triton":
         return triton_kernels().lif_forward_triton(current, p, state=False)[0]
+    if kind == "c":
+        a = cpu_kernel.lif_psc_c(current, p)
+        if a is not None:
+            return a
     return lif_forward(current, p, kind)[2]
 
 

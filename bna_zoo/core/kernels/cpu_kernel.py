@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 _HERE = Path(__file__).resolve().parent
 _SOURCES = (_HERE / "cpu_lif.c", _HERE / "cpu_lif_impl.h")
-_ABI_VERSION = 3
+_ABI_VERSION = 4
 # -ffp-contract=off: no fused multiply-add, so every update rounds as the torch ops do.
 # -fno-trapping-math: lets GCC if-convert the threshold compares (it changes no values).
 _BASE_FLAGS = ["-O3", "-ftree-vectorize", "-ffp-contract=off", "-fno-trapping-math", "-fPIC"]
@@ -160,6 +160,9 @@ def _declare(lib: ctypes.CDLL) -> None:
         fwd = getattr(lib, f"bna_lif_forward_{suffix}")
         fwd.argtypes = [p, p, p, p, i64, i64, r, r, r, r, i32]
         fwd.restype = i32
+        psc = getattr(lib, f"bna_lif_psc_{suffix}")
+        psc.argtypes = [p, p, i64, i64, r, r, r, r, i32]
+        psc.restype = i32
         nbr = getattr(lib, f"bna_neighbor_loss_change_{suffix}")
         nbr.argtypes = [p, p, p, p, p, i64, i64, r, r, r, i32, ctypes.POINTER(i64)]
         nbr.restype = i32
@@ -245,6 +248,19 @@ def lif_forward_c(current: torch.Tensor, p: LIFParams) -> tuple[torch.Tensor, ..
     status = fn(_ptr(x), _ptr(u), _ptr(s), _ptr(a), steps, n, p.decay_m, p.decay_s,
                 1.0 / p.tau_s, p.theta, _threads())  # fmt: skip
     return (u, s, a) if status == 0 else None
+
+
+def lif_psc_c(current: torch.Tensor, p: LIFParams) -> torch.Tensor | None:
+    """The PSC ``a`` ``[T, N]`` of :func:`lif_forward_c` alone (bitwise the same), writing one
+    ``[T, N]`` output instead of three; ``None`` if the kernel could not allocate its scratch."""
+    lib = load_library()
+    x = current.detach().contiguous()
+    a = torch.empty_like(x)
+    steps, n = x.shape
+    fn = getattr(lib, f"bna_lif_psc_{_SUFFIX[x.dtype]}")
+    status = fn(_ptr(x), _ptr(a), steps, n, p.decay_m, p.decay_s, 1.0 / p.tau_s, p.theta,
+                _threads())  # fmt: skip
+    return a if status == 0 else None
 
 
 def neighbor_loss_change_c(

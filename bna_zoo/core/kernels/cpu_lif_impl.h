@@ -41,6 +41,26 @@ static void SUFFIX(forward_chunk)(const REAL *restrict cur, REAL *restrict u, RE
   }
 }
 
+/* The same forward writing the PSC a alone (what the autograd functions keep): the same
+ * arithmetic as forward_chunk, so a is bitwise the same, with a third of the stores and no u, s
+ * outputs to allocate (two [T, N] tensors per layer and step otherwise thrown away). */
+static void SUFFIX(psc_chunk)(const REAL *restrict cur, REAL *restrict a, REAL *restrict m,
+                              REAL *restrict syn, int64_t steps, int64_t n, int64_t n0, int nb,
+                              REAL decay_m, REAL decay_s, REAL inv_tau_s, REAL theta) {
+  for (int j = 0; j < nb; ++j) m[j] = syn[j] = 0;
+  for (int64_t t = 0; t < steps; ++t) {
+    const int64_t row = t * n + n0;
+    for (int j = 0; j < nb; ++j) {
+      REAL leak = m[j] * decay_m;
+      REAL ut = leak + cur[row + j];
+      REAL st = (REAL)(ut > theta);
+      m[j] = ut * ((REAL)1 - st);
+      syn[j] = syn[j] * decay_s + st * inv_tau_s;
+      a[row + j] = syn[j];
+    }
+  }
+}
+
 /* Anti-causal filter e[t] = g[t] + decay * e[t+1] (lif.reverse_filter) on neurons
  * [n0, n0 + nb); acc is scratch of nb. */
 static void SUFFIX(reverse_chunk)(const REAL *restrict g, REAL *restrict e, REAL *restrict acc,
@@ -297,6 +317,25 @@ BNA_EXPORT int SUFFIX(bna_lif_forward)(const REAL *cur, REAL *u, REAL *s, REAL *
     REAL *mine = (REAL *)(scratch + per_thread * (size_t)THREAD_ID());
     SUFFIX(forward_chunk)(cur, u, s, a, mine, mine + STREAM_WIDTH, steps, n, n0, nb, decay_m,
                           decay_s, inv_tau_s, theta);
+  }
+  free(scratch);
+  return 0;
+}
+
+BNA_EXPORT int SUFFIX(bna_lif_psc)(const REAL *cur, REAL *a, int64_t steps, int64_t n,
+                                   REAL decay_m, REAL decay_s, REAL inv_tau_s, REAL theta,
+                                   int threads) {
+  const int64_t chunks = (n + STREAM_WIDTH - 1) / STREAM_WIDTH;
+  const size_t per_thread = slice_bytes(sizeof(REAL) * 2 * STREAM_WIDTH);
+  char *scratch = alloc_slices(per_thread, threads);
+  if (scratch == NULL) return -1;
+  PARALLEL_FOR_STATIC(threads)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t n0 = c * STREAM_WIDTH;
+    const int nb = (int)(n - n0 < STREAM_WIDTH ? n - n0 : STREAM_WIDTH);
+    REAL *mine = (REAL *)(scratch + per_thread * (size_t)THREAD_ID());
+    SUFFIX(psc_chunk)(cur, a, mine, mine + STREAM_WIDTH, steps, n, n0, nb, decay_m, decay_s,
+                      inv_tau_s, theta);
   }
   free(scratch);
   return 0;
