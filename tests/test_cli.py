@@ -200,3 +200,25 @@ def test_lightning_subcommands_run_without_the_args_and_argv_warning(tmp_path, r
     with pytest.raises(SystemExit):
         main(["fit", "--config", "zoo:fashionmnist-mlp", "--print_config"])
     assert not [w for w in recwarn if "args" in str(w.message) and "argv" in str(w.message)]
+
+
+@pytest.mark.parametrize(("preset", "expected"), [(None, "1"), ("0", "0")])
+def test_cli_asks_torch_for_huge_pages_before_torch_is_imported(preset, expected) -> None:
+    """torch reads THP_MEM_ALLOC_ENABLE once, at import: the CLI module must set it before
+    anything imports torch, and leave a value the user set alone."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys\n"
+        "import bna_zoo.cli\n"
+        "assert 'torch' not in sys.modules, 'torch was imported before the variable was set'\n"
+        "print(os.environ['THP_MEM_ALLOC_ENABLE'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
+    if preset is not None:
+        env["THP_MEM_ALLOC_ENABLE"] = preset
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == expected
