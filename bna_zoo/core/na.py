@@ -119,7 +119,7 @@ class NALIF(torch.autograd.Function):
         # composition otherwise (see bna_zoo.core.kernels.na_backward).
         delta = na_backward(current, grad_a, p, variant, clip, backend)
         if rescale is not None:
-            delta = rescale.apply(delta, is_output, name)
+            delta = rescale.apply(delta, is_output, name, backend)
         return delta, None, None, None, None, None, None, None
 
 

@@ -16,6 +16,8 @@ import math
 
 import torch
 
+from .kernels import abs_sum
+
 
 class LayerRescale:
     """Per-model state of the layer-wise rescale.
@@ -34,19 +36,22 @@ class LayerRescale:
     def _round(self, value: float) -> float:
         return value if self.round_digits is None else round(value, self.round_digits)
 
-    def apply(self, delta: torch.Tensor, is_output: bool, name: str = "") -> torch.Tensor:
+    def apply(
+        self, delta: torch.Tensor, is_output: bool, name: str = "", backend: str | None = None
+    ) -> torch.Tensor:
         """Rescale one layer's δ (any shape) and update the reference if it is the output.
 
         Args:
             delta: the layer's NA gradient, any shape (the mean is over all of it).
             is_output: whether this is the network's output layer (its backward runs first).
             name: layer name, only used to record the factor in ``last_factors``.
+            backend: the kernel backend that sums ``|delta|`` (``None``: the process-wide one).
 
         Returns:
             ``delta * factor``, computed in place: ``delta`` is the backward's own fresh tensor.
         """
-        # one fused pass, no |delta| temporary (a [T, N] allocation per layer and step)
-        mean_t = torch.linalg.vector_norm(delta, 1) / delta.numel()
+        # one read pass, no |delta| temporary (a [T, N] allocation per layer and step)
+        mean_t = abs_sum(delta, backend) / delta.numel()
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             # every rank must use the mean over the global batch, as one process would
             torch.distributed.all_reduce(mean_t)

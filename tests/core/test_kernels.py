@@ -526,3 +526,27 @@ def test_racing_builders_leave_one_loadable_library(c_kernels, fresh_library) ->
     assert not errors
     assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
     assert ctypes.CDLL(str(target)).bna_abi_version() == cpu_kernel._ABI_VERSION
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_c_abs_sum_is_the_float64_sum_and_ignores_the_thread_count(c_kernels, dtype) -> None:
+    """The rescale's sum |δ|: two full chunks of 4096 plus a ragged tail of 5 (not a multiple of
+    the 8 accumulators), equal to the float64 sum to rounding, identical for 1, 2 and 3 threads."""
+    from bna_zoo.core.kernels import abs_sum
+
+    x = torch.randn(3, 2 * 4096 + 5, generator=torch.Generator().manual_seed(4), dtype=dtype)
+    exact = float(x.double().abs().sum())
+    before = torch.get_num_threads()
+    try:
+        sums = []
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            _mode("c")
+            sums.append(float(abs_sum(x)))
+    finally:
+        torch.set_num_threads(before)
+    assert sums[0] == sums[1] == sums[2]
+    assert sums[0] == pytest.approx(exact, rel=1e-12)
+    _mode("torch")
+    assert float(abs_sum(x)) == pytest.approx(exact, rel=1e-5)  # vector_norm, in x's dtype
+    assert float(abs_sum(x[:, :0])) == 0.0

@@ -81,6 +81,20 @@ def reverse_filter(g: torch.Tensor, decay: float, backend: str | None = None) ->
     return reverse_filter_torch(g, decay)
 
 
+def abs_sum(x: torch.Tensor, backend: str | None = None) -> torch.Tensor:
+    """``sum(|x|)`` as a 0-dim tensor on ``x``'s device: the layer rescale's mean |δ| numerator.
+
+    On the C backend one read pass accumulated in double (float64 result); otherwise
+    ``torch.linalg.vector_norm(x, 1)`` (``x``'s dtype), which on CPU is several times slower
+    than a plain sum (about 3 ms for a 25 MB δ on two cores).
+    """
+    if resolve(backend, x) == "c":
+        total = cpu_kernel.abs_sum_c(x)
+        if total is not None:
+            return torch.tensor(total, dtype=torch.float64)
+    return torch.linalg.vector_norm(x, 1)
+
+
 def neighbor_loss_change(
     current: torch.Tensor,
     u: torch.Tensor,

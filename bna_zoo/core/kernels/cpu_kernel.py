@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 _HERE = Path(__file__).resolve().parent
 _SOURCES = (_HERE / "cpu_lif.c", _HERE / "cpu_lif_impl.h")
-_ABI_VERSION = 4
+_ABI_VERSION = 5
 # -ffp-contract=off: no fused multiply-add, so every update rounds as the torch ops do.
 # -fno-trapping-math: lets GCC if-convert the threshold compares (it changes no values).
 _BASE_FLAGS = ["-O3", "-ftree-vectorize", "-ffp-contract=off", "-fno-trapping-math", "-fPIC"]
@@ -163,6 +163,9 @@ def _declare(lib: ctypes.CDLL) -> None:
         psc = getattr(lib, f"bna_lif_psc_{suffix}")
         psc.argtypes = [p, p, i64, i64, r, r, r, r, i32]
         psc.restype = i32
+        asum = getattr(lib, f"bna_abs_sum_{suffix}")
+        asum.argtypes = [p, i64, i32, ctypes.POINTER(ctypes.c_double)]
+        asum.restype = i32
         nbr = getattr(lib, f"bna_neighbor_loss_change_{suffix}")
         nbr.argtypes = [p, p, p, p, p, i64, i64, r, r, r, i32, ctypes.POINTER(i64)]
         nbr.restype = i32
@@ -316,6 +319,17 @@ def surrogate_backward_c(
     status = fn(_ptr(x), _ptr(g), _ptr(grad), steps, n, p.decay_m, p.decay_s, p.tau_s, p.theta,
                 slope, _threads())  # fmt: skip
     return grad if status == 0 else None
+
+
+def abs_sum_c(x: torch.Tensor) -> float | None:
+    """``sum(|x|)`` of a CPU float32/float64 tensor, accumulated in double, in one read pass
+    (no ``|x|`` temporary; independent of the thread count); ``None`` if out of memory."""
+    lib = load_library()
+    flat = x.detach().contiguous()
+    out = ctypes.c_double(0.0)
+    fn = getattr(lib, f"bna_abs_sum_{_SUFFIX[flat.dtype]}")
+    status = fn(_ptr(flat), flat.numel(), _threads(), ctypes.byref(out))
+    return out.value if status == 0 else None
 
 
 def reverse_filter_c(g: torch.Tensor, decay: float) -> torch.Tensor | None:

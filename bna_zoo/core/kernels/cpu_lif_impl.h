@@ -341,6 +341,32 @@ BNA_EXPORT int SUFFIX(bna_lif_psc)(const REAL *cur, REAL *a, int64_t steps, int6
   return 0;
 }
 
+/* sum |x[i]| over n values into *out, for the layer rescale's mean |δ|. Each chunk of
+ * STREAM_WIDTH values is summed in double by eight interleaved accumulators (a single one would
+ * wait on the add latency; the compiler may not reorder a float sum itself), and the chunk sums
+ * are added in chunk order: the result does not depend on the thread count. */
+BNA_EXPORT int SUFFIX(bna_abs_sum)(const REAL *x, int64_t n, int threads, double *out) {
+  const int64_t chunks = (n + STREAM_WIDTH - 1) / STREAM_WIDTH;
+  double *part = (double *)malloc(sizeof(double) * (size_t)(chunks > 0 ? chunks : 1));
+  if (part == NULL) return -1;
+  PARALLEL_FOR_STATIC(threads)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t n0 = c * STREAM_WIDTH;
+    const int64_t n1 = n - n0 < STREAM_WIDTH ? n : n0 + STREAM_WIDTH;
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = n0;
+    for (; i + 8 <= n1; i += 8)
+      for (int k = 0; k < 8; ++k) acc[k] += fabs((double)x[i + k]);
+    for (; i < n1; ++i) acc[0] += fabs((double)x[i]);
+    part[c] = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  }
+  double total = 0;
+  for (int64_t c = 0; c < chunks; ++c) total += part[c];
+  free(part);
+  *out = total;
+  return 0;
+}
+
 BNA_EXPORT int SUFFIX(bna_reverse_filter)(const REAL *g, REAL *e, int64_t steps, int64_t n,
                                           REAL decay, int threads) {
   const int64_t chunks = (n + STREAM_WIDTH - 1) / STREAM_WIDTH;
