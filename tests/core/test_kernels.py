@@ -118,14 +118,15 @@ def test_c_psc_only_kernel_is_bitwise_the_full_forwards_psc(
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(threads)
-        a_only = cpu_kernel.lif_psc_c(current, p)
+        a_only = cpu_kernel.lif_forward_c(current, p, state=False)
         _mode("c")
         via_output = lif_output(current, p)
         _mode("torch")
         expected = lif_forward(current, p)[2]
     finally:
         torch.set_num_threads(before)
-    assert a_only is not None
+    assert a_only is not None and len(a_only) == 1
+    a_only = a_only[0]
     assert torch.equal(a_only, expected)
     assert torch.equal(via_output, expected)
     assert a_only.shape == current.shape and a_only.dtype == dtype
@@ -137,15 +138,22 @@ def test_na_and_surrogate_forwards_do_not_compute_the_discarded_u_and_s(
     """The autograd functions keep only ``a``: on the C backend neither forward may run the
     three-output kernel (two extra ``[T, N]`` tensors written and thrown away every step)."""
 
-    def three_outputs(*_args: object) -> None:
-        raise AssertionError("the forward wrote u and s it does not use")
+    real = cpu_kernel.lif_forward_c
+    psc_only_calls = []
 
-    monkeypatch.setattr(cpu_kernel, "lif_forward_c", three_outputs)
+    def psc_only(current: torch.Tensor, p: LIFParams, state: bool = True):
+        if state:
+            raise AssertionError("the forward wrote u and s it does not use")
+        psc_only_calls.append(current.shape)
+        return real(current, p, state=False)
+
+    monkeypatch.setattr(cpu_kernel, "lif_forward_c", psc_only)
     _mode("c")
     x = _currents(5, 300, seed=3)[None].clone().requires_grad_(True)  # [B=1, T, N]
     for gradient in ("na", "surrogate"):
         a = na_lif(x, gradient=gradient)
         assert a.shape == x.shape and a.requires_grad
+    assert len(psc_only_calls) == 2  # both forwards ran the C kernel, writing a alone
 
 
 def test_c_forward_equals_reference_simulation_in_float64(c_kernels) -> None:

@@ -65,9 +65,9 @@ def lif_output(current: torch.Tensor, p: LIFParams, backend: str | None = None) 
     if kind == "triton":
         return triton_kernels().lif_forward_triton(current, p, state=False)[0]
     if kind == "c":
-        a = cpu_kernel.lif_psc_c(current, p)
-        if a is not None:
-            return a
+        outputs = cpu_kernel.lif_forward_c(current, p, state=False)
+        if outputs is not None:
+            return outputs[0]
     return lif_forward(current, p, kind)[2]
 
 

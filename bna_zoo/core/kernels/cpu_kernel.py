@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 _HERE = Path(__file__).resolve().parent
 _SOURCES = (_HERE / "cpu_lif.c", _HERE / "cpu_lif_impl.h")
-_ABI_VERSION = 5
+_ABI_VERSION = 6
 # -ffp-contract=off: no fused multiply-add, so every update rounds as the torch ops do.
 # -fno-trapping-math: lets GCC if-convert the threshold compares (it changes no values).
 _BASE_FLAGS = ["-O3", "-ftree-vectorize", "-ffp-contract=off", "-fno-trapping-math", "-fPIC"]
@@ -160,9 +160,6 @@ def _declare(lib: ctypes.CDLL) -> None:
         fwd = getattr(lib, f"bna_lif_forward_{suffix}")
         fwd.argtypes = [p, p, p, p, i64, i64, r, r, r, r, i32]
         fwd.restype = i32
-        psc = getattr(lib, f"bna_lif_psc_{suffix}")
-        psc.argtypes = [p, p, i64, i64, r, r, r, r, i32]
-        psc.restype = i32
         asum = getattr(lib, f"bna_abs_sum_{suffix}")
         asum.argtypes = [p, i64, i32, ctypes.POINTER(ctypes.c_double)]
         asum.restype = i32
@@ -236,34 +233,32 @@ def _ptr(x: torch.Tensor) -> int:
     return x.data_ptr()
 
 
-def lif_forward_c(current: torch.Tensor, p: LIFParams) -> tuple[torch.Tensor, ...] | None:
+def lif_forward_c(
+    current: torch.Tensor, p: LIFParams, state: bool = True
+) -> tuple[torch.Tensor, ...] | None:
     """C version of :func:`bna_zoo.core.lif.lif_forward`; ``current`` ``[T, N]``.
 
+    Args:
+        state: also return ``u`` and ``s``; ``False`` writes the PSC alone (what the autograd
+            functions keep: one ``[T, N]`` output instead of three, the same ``a`` bit for bit).
+
     Returns:
-        ``(u, s, a)``, each ``[T, N]``, bitwise equal to the torch path; ``None`` if the kernel
-        could not allocate its scratch memory (the caller then takes the torch path).
+        ``(u, s, a)`` (or ``(a,)`` without ``state``), each ``[T, N]``, bitwise equal to the torch
+        path; ``None`` if the kernel could not allocate its scratch memory (the caller then takes
+        the torch path).
     """
     lib = load_library()
     x = current.detach().contiguous()
-    u, s, a = (torch.empty_like(x) for _ in range(3))
+    a = torch.empty_like(x)
+    u, s = (torch.empty_like(x), torch.empty_like(x)) if state else (None, None)
     steps, n = x.shape
     fn = getattr(lib, f"bna_lif_forward_{_SUFFIX[x.dtype]}")
-    status = fn(_ptr(x), _ptr(u), _ptr(s), _ptr(a), steps, n, p.decay_m, p.decay_s,
-                1.0 / p.tau_s, p.theta, _threads())  # fmt: skip
-    return (u, s, a) if status == 0 else None
-
-
-def lif_psc_c(current: torch.Tensor, p: LIFParams) -> torch.Tensor | None:
-    """The PSC ``a`` ``[T, N]`` of :func:`lif_forward_c` alone (bitwise the same), writing one
-    ``[T, N]`` output instead of three; ``None`` if the kernel could not allocate its scratch."""
-    lib = load_library()
-    x = current.detach().contiguous()
-    a = torch.empty_like(x)
-    steps, n = x.shape
-    fn = getattr(lib, f"bna_lif_psc_{_SUFFIX[x.dtype]}")
-    status = fn(_ptr(x), _ptr(a), steps, n, p.decay_m, p.decay_s, 1.0 / p.tau_s, p.theta,
-                _threads())  # fmt: skip
-    return a if status == 0 else None
+    u_ptr, s_ptr = (_ptr(u), _ptr(s)) if state else (None, None)  # None: a NULL pointer
+    status = fn(_ptr(x), u_ptr, s_ptr, _ptr(a), steps, n, p.decay_m, p.decay_s, 1.0 / p.tau_s,
+                p.theta, _threads())  # fmt: skip
+    if status != 0:
+        return None
+    return (u, s, a) if state else (a,)
 
 
 def neighbor_loss_change_c(

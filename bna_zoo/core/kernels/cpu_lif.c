@@ -6,7 +6,6 @@
  * Exported functions (each in _f32 and _f64 form), all arrays time-major [T, N], contiguous:
  *
  *   bna_lif_forward(cur, u, s, a, T, N, decay_m, decay_s, 1/tau_s, theta, threads)
- *   bna_lif_psc(cur, a, T, N, decay_m, decay_s, 1/tau_s, theta, threads)
  *   bna_abs_sum(x, N, threads, &out)
  *   bna_neighbor_loss_change(cur, u, s, E, out, T, N, decay_m, 1/tau_s, theta, threads, work)
  *   bna_surrogate_backward(cur, g, grad, T, N, decay_m, decay_s, tau_s, theta, slope, threads)
@@ -74,7 +73,7 @@ static int64_t scratch_width(int64_t steps, size_t real_size) {
 }
 
 /* Lets cpu_kernel.py check that the library it loaded is the one it expects. */
-BNA_EXPORT int bna_abi_version(void) { return 5; }
+BNA_EXPORT int bna_abi_version(void) { return 6; }
 
 /* Neurons per block, for tests that count the early exit's work. */
 BNA_EXPORT int bna_block_size(void) { return BLOCK; }

@@ -20,11 +20,14 @@
  * was written then; the Python side falls back to torch).
  */
 
-/* The LIF/PSC forward on neurons [n0, n0 + nb): u, s, a; m and syn are scratch of nb. */
-static void SUFFIX(forward_chunk)(const REAL *restrict cur, REAL *restrict u, REAL *restrict s,
-                                  REAL *restrict a, REAL *restrict m, REAL *restrict syn,
-                                  int64_t steps, int64_t n, int64_t n0, int nb, REAL decay_m,
-                                  REAL decay_s, REAL inv_tau_s, REAL theta) {
+/* The LIF/PSC forward on neurons [n0, n0 + nb): a, and u and s unless they are NULL (the
+ * autograd functions keep only a: writing u and s too would allocate two [T, N] outputs per
+ * layer and step only to throw them away). m and syn are scratch of nb. keep_state is a
+ * constant at each call site, so the inlined copies have no branch in their inner loop. */
+static inline __attribute__((always_inline)) void SUFFIX(forward_chunk)(
+    const REAL *restrict cur, REAL *restrict u, REAL *restrict s, REAL *restrict a,
+    REAL *restrict m, REAL *restrict syn, int64_t steps, int64_t n, int64_t n0, int nb,
+    REAL decay_m, REAL decay_s, REAL inv_tau_s, REAL theta, const int keep_state) {
   for (int j = 0; j < nb; ++j) m[j] = syn[j] = 0;
   for (int64_t t = 0; t < steps; ++t) {
     const int64_t row = t * n + n0;
@@ -34,28 +37,10 @@ static void SUFFIX(forward_chunk)(const REAL *restrict cur, REAL *restrict u, RE
       REAL st = (REAL)(ut > theta);
       m[j] = ut * ((REAL)1 - st); /* hard reset, as torch's u * (1 - s) */
       syn[j] = syn[j] * decay_s + st * inv_tau_s;
-      u[row + j] = ut;
-      s[row + j] = st;
-      a[row + j] = syn[j];
-    }
-  }
-}
-
-/* The same forward writing the PSC a alone (what the autograd functions keep): the same
- * arithmetic as forward_chunk, so a is bitwise the same, with a third of the stores and no u, s
- * outputs to allocate (two [T, N] tensors per layer and step otherwise thrown away). */
-static void SUFFIX(psc_chunk)(const REAL *restrict cur, REAL *restrict a, REAL *restrict m,
-                              REAL *restrict syn, int64_t steps, int64_t n, int64_t n0, int nb,
-                              REAL decay_m, REAL decay_s, REAL inv_tau_s, REAL theta) {
-  for (int j = 0; j < nb; ++j) m[j] = syn[j] = 0;
-  for (int64_t t = 0; t < steps; ++t) {
-    const int64_t row = t * n + n0;
-    for (int j = 0; j < nb; ++j) {
-      REAL leak = m[j] * decay_m;
-      REAL ut = leak + cur[row + j];
-      REAL st = (REAL)(ut > theta);
-      m[j] = ut * ((REAL)1 - st);
-      syn[j] = syn[j] * decay_s + st * inv_tau_s;
+      if (keep_state) {
+        u[row + j] = ut;
+        s[row + j] = st;
+      }
       a[row + j] = syn[j];
     }
   }
@@ -303,6 +288,7 @@ static void SUFFIX(surrogate_chunk)(const REAL *restrict cur, const REAL *restri
   }
 }
 
+/* u and s may both be NULL: the PSC a alone (what the autograd functions keep). */
 BNA_EXPORT int SUFFIX(bna_lif_forward)(const REAL *cur, REAL *u, REAL *s, REAL *a,
                                        int64_t steps, int64_t n, REAL decay_m, REAL decay_s,
                                        REAL inv_tau_s, REAL theta, int threads) {
@@ -315,27 +301,12 @@ BNA_EXPORT int SUFFIX(bna_lif_forward)(const REAL *cur, REAL *u, REAL *s, REAL *
     const int64_t n0 = c * STREAM_WIDTH;
     const int nb = (int)(n - n0 < STREAM_WIDTH ? n - n0 : STREAM_WIDTH);
     REAL *mine = (REAL *)(scratch + per_thread * (size_t)THREAD_ID());
-    SUFFIX(forward_chunk)(cur, u, s, a, mine, mine + STREAM_WIDTH, steps, n, n0, nb, decay_m,
-                          decay_s, inv_tau_s, theta);
-  }
-  free(scratch);
-  return 0;
-}
-
-BNA_EXPORT int SUFFIX(bna_lif_psc)(const REAL *cur, REAL *a, int64_t steps, int64_t n,
-                                   REAL decay_m, REAL decay_s, REAL inv_tau_s, REAL theta,
-                                   int threads) {
-  const int64_t chunks = (n + STREAM_WIDTH - 1) / STREAM_WIDTH;
-  const size_t per_thread = slice_bytes(sizeof(REAL) * 2 * STREAM_WIDTH);
-  char *scratch = alloc_slices(per_thread, threads);
-  if (scratch == NULL) return -1;
-  PARALLEL_FOR_STATIC(threads)
-  for (int64_t c = 0; c < chunks; ++c) {
-    const int64_t n0 = c * STREAM_WIDTH;
-    const int nb = (int)(n - n0 < STREAM_WIDTH ? n - n0 : STREAM_WIDTH);
-    REAL *mine = (REAL *)(scratch + per_thread * (size_t)THREAD_ID());
-    SUFFIX(psc_chunk)(cur, a, mine, mine + STREAM_WIDTH, steps, n, n0, nb, decay_m, decay_s,
-                      inv_tau_s, theta);
+    if (u != NULL)
+      SUFFIX(forward_chunk)(cur, u, s, a, mine, mine + STREAM_WIDTH, steps, n, n0, nb, decay_m,
+                            decay_s, inv_tau_s, theta, 1);
+    else
+      SUFFIX(forward_chunk)(cur, NULL, NULL, a, mine, mine + STREAM_WIDTH, steps, n, n0, nb,
+                            decay_m, decay_s, inv_tau_s, theta, 0);
   }
   free(scratch);
   return 0;
