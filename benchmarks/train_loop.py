@@ -1,9 +1,10 @@
 """The real training loop against the bare training step, measured in the same run.
 
-For each image net of the registry it times (a) the **bare step**: forward, loss, NA backward,
+For each net of the registry it times (a) the **bare step**: forward, loss, NA backward,
 gradient clip, AdamW and weight clamp on one fixed batch, no Lightning, no data; (b) the **real
-loop**: ``Trainer.fit`` of :class:`bna_zoo.BNAModel` on the net's own DataModule (real
-Fashion-MNIST files, augmentation on, the progress bar and CSV logger of the configs), per step
+loop**: ``Trainer.fit`` of :class:`bna_zoo.BNAModel` on the net's own DataModule with its
+recipe's arguments (batch size, event binning, the recipe's augmentation; the progress bar and
+CSV logger of the configs), per step
 wall time measured between consecutive ``on_train_batch_end`` calls, so data loading,
 augmentation, logging and the progress bar are all inside it and startup and validation are not.
 
@@ -15,19 +16,21 @@ fit for ``--rounds`` rounds, and prints each one's ms per step and its overhead 
 
 Usage::
 
-    python benchmarks/train_loop.py                          # fashionmnist-mlp and -cnn
+    python benchmarks/train_loop.py                          # every registry net
+    python benchmarks/train_loop.py --models nmnist-cnn dvsgesture-cnn --steps 20
     python benchmarks/train_loop.py --models fashionmnist-mlp --steps 100 --progress rich
     python benchmarks/train_loop.py --progress all --rounds 3   # bar off / TQDM / Rich / no log
 
-Data: Fashion-MNIST under ``--data-dir`` (or Debian's ``dataset-fashion-mnist``); ``mnist-cnn``
-runs on the same IDX files placed as MNIST (same format and size, so its timing is MNIST's).
+Data (``loop_data.py``): Fashion-MNIST under ``--data-dir``; the shipped MNIST digits for
+``mnist-cnn``; N-MNIST emulated from them for ``nmnist-cnn``; synthetic files in DVS Gesture's and
+CIFAR-10's formats for ``dvsgesture-cnn`` and ``cifar10-cnn`` (no dataset host is reachable here),
+all built under ``<data-dir>/bench`` on first use. The bare step runs on a batch of the same data.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -45,10 +48,16 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).parent))
 from train_step import make_step  # noqa: E402
 
-from bna_zoo import BNAModel  # noqa: E402
-from bna_zoo.data.images import FashionMNISTDataModule, MNISTDataModule  # noqa: E402
+import loop_data  # noqa: E402
 
-BATCH = {"fashionmnist-mlp": 100, "fashionmnist-cnn": 50, "mnist-cnn": 64}
+import bna_zoo.data  # noqa: E402
+from bna_zoo import BNAModel  # noqa: E402
+from bna_zoo.models import get_entry, list_models  # noqa: E402
+
+#: the recipe's batch size of every registry net (the real loop's and the bare step's)
+BATCH = {name: get_entry(name).recipe.batch_size for name in list_models()}
+#: batches of data built for nets without real files here (loop_data.py); the loop cycles them
+LOOP_BATCHES = 12
 #: What each ``--progress`` variant runs the real loop with.
 VARIANTS = {
     "none": "progress bar off, CSV logger on (every 50 steps, as the configs)",
@@ -74,18 +83,14 @@ class StepTimer(L.Callback):
         return 1e3 * statistics.median(gaps)
 
 
-def datamodule(name: str, data_dir: str, batch: int, workers: int) -> L.LightningDataModule:
-    if name == "mnist-cnn":
-        # MNIST cannot be downloaded here: the Fashion-MNIST files have MNIST's exact format
-        src = FashionMNISTDataModule(data_dir, batch_size=batch)
-        src.prepare_data()
-        mnist_root = Path(data_dir) / "MNIST" / "raw"
-        mnist_root.mkdir(parents=True, exist_ok=True)
-        for f in src.required_files():
-            if not (mnist_root / f).exists():
-                shutil.copy(src.root / f, mnist_root / f)
-        return MNISTDataModule(data_dir, batch_size=batch, num_workers=workers, download=False)
-    return FashionMNISTDataModule(data_dir, batch_size=batch, num_workers=workers)
+def datamodule(name: str, data_dir: str, workers: int, n_train: int,
+               n_test: int) -> L.LightningDataModule:
+    """``name``'s own DataModule with its recipe's arguments (batch size, binning, augmentation),
+    reading the files ``loop_data.prepare`` provides for it."""
+    cfg = get_entry(name).datamodule_config()
+    args = {**cfg["init_args"], **loop_data.prepare(name, data_dir, n_train, n_test),
+            "num_workers": workers}
+    return getattr(bna_zoo.data, cfg["class_name"])(**args)
 
 
 def real_loop_ms(name: str, data_dir: str, steps: int, progress: str, workers: int) -> float:
@@ -98,20 +103,23 @@ def real_loop_ms(name: str, data_dir: str, steps: int, progress: str, workers: i
         callbacks.append(L.pytorch.callbacks.RichProgressBar())
     with tempfile.TemporaryDirectory() as tmp:
         trainer = L.Trainer(
-            max_epochs=1, limit_train_batches=steps + 5, limit_val_batches=0,
+            # epochs of at most LOOP_BATCHES batches, as many as the steps need: the built data
+            # stays small; the median step time skips the one epoch-boundary gap in each
+            max_epochs=-1, max_steps=steps + 5, limit_val_batches=0,
             enable_progress_bar=progress in ("tqdm", "rich"), enable_checkpointing=False,
             logger=False if progress == "nolog" else L.pytorch.loggers.CSVLogger(tmp),
             log_every_n_steps=50,
             callbacks=callbacks, enable_model_summary=False, default_root_dir=tmp,
         )
-        trainer.fit(model, datamodule=datamodule(name, data_dir, BATCH[name], workers))
+        dm = datamodule(name, data_dir, workers, BATCH[name] * LOOP_BATCHES, BATCH[name])
+        trainer.fit(model, datamodule=dm)
     return timer.step_ms(skip=3)
 
 
 def bare_step_ms(name: str, steps: int, data_dir: str = "data") -> float:
     # the same data as the real loop (a real, normalised test batch): on random images the
     # network spikes, and NA works, far more than on real ones
-    dm = datamodule(name, data_dir, BATCH[name], 0)
+    dm = datamodule(name, data_dir, 0, BATCH[name], BATCH[name])
     dm.prepare_data()
     dm.setup("test")
     x, y = next(iter(dm.test_dataloader()))
@@ -169,7 +177,7 @@ def print_comparison(rows: list[tuple[str, float, dict[str, float]]], variants: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="*", default=["fashionmnist-mlp", "fashionmnist-cnn"])
+    parser.add_argument("--models", nargs="*", choices=list_models(), default=list_models())
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--bare-steps", type=int, default=20)
     parser.add_argument("--data-dir", default="data")
@@ -186,12 +194,13 @@ def main() -> None:
     if len(variants) == 1:
         print(f"{torch.get_num_threads()} threads, torch {torch.__version__}, progress bar "
               f"{variants[0]}, {args.workers} workers, load average {load:.2f} at start\n")
-        print("| model | batch | bare step ms | real loop ms/step | real/bare |")
-        print("|---|---|---|---|---|")
+        print("| model | data | batch | bare step ms | real loop ms/step | real/bare |")
+        print("|---|---|---|---|---|---|")
         for name in args.models:
             bare = bare_step_ms(name, args.bare_steps, args.data_dir)
             real = real_loop_ms(name, args.data_dir, args.steps, variants[0], args.workers)
-            print(f"| {name} | {BATCH[name]} | {bare:.1f} | {real:.1f} | {real / bare:.2f} |",
+            print(f"| {name} | {loop_data.SOURCES[name]} | {BATCH[name]} | {bare:.1f} | "
+                  f"{real:.1f} | {real / bare:.2f} |",
                   flush=True)
     else:
         print(f"{torch.get_num_threads()} threads, torch {torch.__version__}, {args.workers} "

@@ -47,7 +47,7 @@ ENTRIES = [
     ZooEntry(
         "nmnist-cnn", "12C5p1-P2-64C5-P2-D0.2-10", "N-MNIST", (2, 34, 34), 30,
         "NMNISTDataModule", Recipe(epochs=100, batch_size=50),
-        data_args={"bin_us": 3000, "stabilize": True, "binary": True},
+        data_args={"bin_us": 3000, "stabilize": True, "binary": True, "cache_dir": "auto"},
         tau_m=8.0, tau_s=4.0, loss="count", loss_args={"desired": 15.0, "undesired": 3.0},
         input_kind="events",
         reference=("TSSL-BP (Zhang & Li 2020)", 99.28, "TSSL-BP README, T=30"),
@@ -142,7 +142,7 @@ ENTRIES = [
         "dvsgesture-cnn", "16C5p2-P2-32C3p1-P2-64C3p1-P2-D0.2-256-11", "DVS128 Gesture",
         (2, 32, 32), 30, "DVSGestureDataModule", Recipe(epochs=100, batch_size=16),
         # 30 bins of 50 ms (1.5 s), the 128x128 sensor pooled 4x to 32x32
-        data_args={"bin_us": 50_000, "downsample": 4, "binary": False},
+        data_args={"bin_us": 50_000, "downsample": 4, "binary": False, "cache_dir": "auto"},
         tau_m=8.0, tau_s=4.0, loss="count", loss_args={"desired": 15.0, "undesired": 3.0},
         input_kind="events",
         summary="A DVS128 Gesture spiking CNN on 32x32 downsampled events (beyond the paper).",

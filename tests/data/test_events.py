@@ -250,6 +250,34 @@ def test_cache_is_built_once_then_hit_and_serves_identical_frames(tmp_path):
     torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
+def test_cache_dir_auto_keeps_the_store_under_data_dir_and_serves_identical_frames(tmp_path):
+    write_nmnist(tmp_path)
+    auto = nmnist(tmp_path, cache_dir="auto", batch_size=50)
+    auto.prepare_data()
+    assert auto.cache_dir == str(tmp_path / "frame_cache")
+    assert len(list((tmp_path / "frame_cache").iterdir())) == 2
+    auto.setup("test")
+    plain = nmnist(tmp_path, batch_size=50)
+    plain.setup("test")
+    assert auto.cache_status == {"test": "hit"}
+    a, b = next(iter(auto.test_dataloader())), next(iter(plain.test_dataloader()))
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert auto.hparams.cache_dir == "auto"  # what the user wrote is what a checkpoint records
+
+
+@pytest.mark.parametrize("bad", [5, True, ["c"]])
+def test_cache_dir_that_is_not_a_path_names_the_choices(tmp_path, bad):
+    with pytest.raises(TypeError, match=r"cache_dir must be a folder path, 'auto'.*None"):
+        nmnist(tmp_path, cache_dir=bad)
+
+
+def test_event_recipes_cache_their_frames() -> None:
+    from bna_zoo.models import get_entry
+
+    for name in ("nmnist-cnn", "dvsgesture-cnn"):
+        assert get_entry(name).datamodule_config()["init_args"]["cache_dir"] == "auto"
+
+
 @pytest.mark.parametrize(
     "change",
     [{"n_steps": 20}, {"bin_us": 2000}, {"binary": False}, {"stabilize": True},

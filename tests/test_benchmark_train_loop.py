@@ -1,0 +1,84 @@
+"""benchmarks/train_loop.py covers every registry net offline: the data it builds (loop_data.py)
+is read by each net's own DataModule, and the script prints a real/bare row for each net run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import loop_data  # noqa: E402
+import train_loop  # noqa: E402
+
+#: the nets whose benchmark data is built here (the Fashion-MNIST nets read the real files)
+BUILT = ("mnist-cnn", "nmnist-cnn", "dvsgesture-cnn", "cifar10-cnn")
+#: x of one batch, beyond the batch dimension
+SHAPES = {"mnist-cnn": (1, 28, 28), "nmnist-cnn": (30, 2, 34, 34),
+          "dvsgesture-cnn": (30, 2, 32, 32), "cifar10-cnn": (3, 32, 32)}
+
+
+def test_every_registry_net_has_benchmark_data_and_a_batch_size() -> None:
+    from bna_zoo.models import list_models
+
+    assert set(loop_data.SOURCES) == set(list_models()) == set(train_loop.BATCH)
+
+
+@pytest.mark.parametrize("name", BUILT)
+def test_built_data_is_read_by_the_nets_own_datamodule(name: str, tmp_path: Path) -> None:
+    batch = train_loop.BATCH[name]
+    dm = train_loop.datamodule(name, str(tmp_path), 0, batch, batch)
+    dm.prepare_data()
+    dm.setup("fit")
+    x, y = next(iter(dm.train_dataloader()))[:2]  # image batches also carry sample indices
+    assert tuple(x.shape) == (batch, *SHAPES[name])
+    assert x.isfinite().all() and x.abs().sum() > 0
+    assert y.min() >= 0 and y.max() < 11
+
+
+def test_built_data_is_reused_not_rewritten(tmp_path: Path) -> None:
+    loop_data.prepare("cifar10-cnn", str(tmp_path), 10, 5)
+    files = sorted((tmp_path / "bench").rglob("*_batch*"))
+    stamps = [f.stat().st_mtime_ns for f in files]
+    loop_data.prepare("cifar10-cnn", str(tmp_path), 10, 5)
+    assert [f.stat().st_mtime_ns for f in files] == stamps
+    loop_data.prepare("cifar10-cnn", str(tmp_path), 20, 5)  # more samples asked: rebuilt
+    assert [f.stat().st_mtime_ns for f in files] != stamps
+
+
+def test_synthetic_gesture_events_lie_on_the_sensor_in_time_order() -> None:
+    ev = loop_data.gesture_events(label=3, seed=0)
+    x, y, p, t = ev.T
+    assert ev.dtype == np.float32 and len(ev) == 45_000
+    assert x.min() >= 0 and x.max() <= 127 and y.min() >= 0 and y.max() <= 127
+    assert set(np.unique(p)) == {0.0, 1.0}
+    assert (np.diff(t) >= 0).all() and 0 <= t[0] and t[-1] < 1500
+    # the blob moves: its mean position differs between the first and last tenth
+    early, late = ev[: len(ev) // 10, :2].mean(0), ev[-len(ev) // 10:, :2].mean(0)
+    assert np.abs(early - late).max() > 5
+
+
+def test_unknown_net_is_refused_by_name(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no benchmark data for 'nope'"):
+        loop_data.prepare("nope", str(tmp_path), 1, 1)
+
+
+def test_script_prints_a_real_over_bare_row_for_each_net_it_runs(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "train_loop.py"), "--models", "mnist-cnn",
+         "dvsgesture-cnn", "--steps", "2", "--bare-steps", "1", "--progress", "none",
+         "--data-dir", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    rows = {line.split("|")[1].strip(): line for line in done.stdout.splitlines()
+            if line.startswith("| ") and "---" not in line and "model" not in line}
+    assert set(rows) == {"mnist-cnn", "dvsgesture-cnn"}
+    for line in rows.values():
+        ratio = float(line.rstrip(" |").rsplit("|", 1)[1])
+        assert ratio > 0
