@@ -44,6 +44,7 @@ os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 import lightning as L  # noqa: E402
 import torch  # noqa: E402
+import yaml  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from train_step import make_step  # noqa: E402
@@ -58,6 +59,8 @@ from bna_zoo.models import get_entry, list_models  # noqa: E402
 BATCH = {name: get_entry(name).recipe.batch_size for name in list_models()}
 #: batches of data built for nets without real files here (loop_data.py); the loop cycles them
 LOOP_BATCHES = 12
+#: DataModule arguments set with --data-arg, over the recipe's (e.g. cache_dir=null)
+DATA_OVERRIDES: dict = {}
 #: What each ``--progress`` variant runs the real loop with.
 VARIANTS = {
     "none": "progress bar off, CSV logger on (every 50 steps, as the configs)",
@@ -89,7 +92,7 @@ def datamodule(name: str, data_dir: str, workers: int, n_train: int,
     reading the files ``loop_data.prepare`` provides for it."""
     cfg = get_entry(name).datamodule_config()
     args = {**cfg["init_args"], **loop_data.prepare(name, data_dir, n_train, n_test),
-            "num_workers": workers}
+            "num_workers": workers, **DATA_OVERRIDES}
     return getattr(bna_zoo.data, cfg["class_name"])(**args)
 
 
@@ -188,12 +191,22 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1,
                         help="with several --progress values: fits per variant (median)")
     parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--data-arg", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="DataModule arguments over the recipe's, values in YAML "
+                             "(cache_dir=null times event nets binning on every access)")
     args = parser.parse_args()
+    for item in args.data_arg:
+        key, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--data-arg takes KEY=VALUE, got {item!r}")
+        DATA_OVERRIDES[key] = yaml.safe_load(value)
     variants = list(VARIANTS) if "all" in args.progress else list(dict.fromkeys(args.progress))
     load = os.getloadavg()[0]
+    data = ", ".join(f"{k}={v!r}" for k, v in DATA_OVERRIDES.items()) or "as the recipes"
+    print(f"{torch.get_num_threads()} threads, torch {torch.__version__}, {args.workers} "
+          f"workers, data arguments {data}, load average {load:.2f} at start")
     if len(variants) == 1:
-        print(f"{torch.get_num_threads()} threads, torch {torch.__version__}, progress bar "
-              f"{variants[0]}, {args.workers} workers, load average {load:.2f} at start\n")
+        print(f"progress bar {variants[0]}\n")
         print("| model | data | batch | bare step ms | real loop ms/step | real/bare |")
         print("|---|---|---|---|---|---|")
         for name in args.models:
@@ -203,9 +216,7 @@ def main() -> None:
                   f"{real:.1f} | {real / bare:.2f} |",
                   flush=True)
     else:
-        print(f"{torch.get_num_threads()} threads, torch {torch.__version__}, {args.workers} "
-              f"workers, {args.steps} steps per fit (median), {args.rounds} fit(s) per variant "
-              f"(median), load average {load:.2f} at start")
+        print(f"{args.steps} steps per fit (median), {args.rounds} fit(s) per variant (median)")
         for v in variants:
             print(f"  {v}: {VARIANTS[v]}")
         print()
