@@ -53,7 +53,8 @@ on a loaded machine are not comparable.
 
 Usage::
 
-    python benchmarks/peers.py                                   # the four nets, 5 rounds
+    python benchmarks/peers.py                                   # all six nets, 5 rounds
+    python benchmarks/peers.py --models cifar10-cnn --steps 3    # ~6 s steps: few rounds do
     python benchmarks/peers.py --models nmnist-cnn --steps 10 --threads 2 --warmup 2
     python benchmarks/peers.py --smoke                           # tiny nets, 1 round (tests)
 """
@@ -89,7 +90,8 @@ from bna_zoo.models.zoo import NET_FIELDS
 from bna_zoo.nn import SpikingConv2d, SpikingLinear, SumPool2d, TimeSharedDropout, build_loss
 
 #: The registry nets timed by default and their batch sizes (those of train_step.py).
-BATCH = {"nmnist-cnn": 32, "fashionmnist-mlp": 64, "fashionmnist-cnn": 50, "mnist-cnn": 64}
+BATCH = {"nmnist-cnn": 32, "fashionmnist-mlp": 64, "fashionmnist-cnn": 50, "mnist-cnn": 64,
+         "dvsgesture-cnn": 16, "cifar10-cnn": 50}
 #: The recipe's step (``bna_zoo.model.BNAModel`` / docs/na.md §8), for every implementation alike.
 LR, GRAD_CLIP, WEIGHT_CLAMP = 5e-4, 1.0, 4.0
 #: Implementation labels, in table order.
