@@ -3,6 +3,7 @@ is read by each net's own DataModule, and the script prints a real/bare row for 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +14,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+_THP = os.environ.get("THP_MEM_ALLOC_ENABLE")
 import loop_data  # noqa: E402
 import train_loop  # noqa: E402
+
+# the script sets the allocator variable for its own runs; keep it out of the other tests' children
+if _THP is None:
+    os.environ.pop("THP_MEM_ALLOC_ENABLE", None)
 
 #: the nets whose benchmark data is built here (the Fashion-MNIST nets read the real files)
 BUILT = ("mnist-cnn", "nmnist-cnn", "dvsgesture-cnn", "cifar10-cnn")
