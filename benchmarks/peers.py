@@ -221,20 +221,21 @@ def make_train_step(
 
 # ------------------------------------------------------------------------ plain PyTorch peers
 class FastSigmoidSpike(torch.autograd.Function):
-    """Spike function: strict ``u > theta`` forward, ``1/(1 + k|u - theta|)^2`` derivative."""
+    """Spike function: strict ``u > theta`` forward (``u >= theta`` with ``at_threshold``),
+    ``1/(1 + k|u - theta|)^2`` derivative."""
 
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: Any, u: torch.Tensor, theta: float, slope: float
+        ctx: Any, u: torch.Tensor, theta: float, slope: float, at_threshold: bool = False
     ) -> torch.Tensor:
         ctx.save_for_backward(u)
         ctx.theta, ctx.slope = theta, slope
-        return (u > theta).to(u.dtype)
+        return (u >= theta if at_threshold else u > theta).to(u.dtype)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
         (u,) = ctx.saved_tensors
-        return grad / (1.0 + ctx.slope * (u - ctx.theta).abs()).square(), None, None
+        return grad / (1.0 + ctx.slope * (u - ctx.theta).abs()).square(), None, None, None
 
 
 class PeerNet(nn.Module):
@@ -443,22 +444,11 @@ class ExactSurrogate(nn.Module):
         self.slope = slope
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _FireAtZero.apply(x, 0.0, self.slope)
-
-
-class _FireAtZero(FastSigmoidSpike):
-    """SpikingJelly's firing rule, ``x >= 0`` on ``x = v - v_threshold`` (its built-in surrogates
-    fire so), with our derivative. Our strict ``>`` here would miss a potential exactly at the
-    threshold (the next float above theta): a different forward, so a gradient check on
-    different spikes (seen on cifar10-cnn at batch 50: 3 first-layer spikes, then 2-6% apart)."""
-
-    @staticmethod
-    def forward(  # type: ignore[override]
-        ctx: Any, u: torch.Tensor, theta: float, slope: float
-    ) -> torch.Tensor:
-        ctx.save_for_backward(u)
-        ctx.theta, ctx.slope = theta, slope
-        return (u >= theta).to(u.dtype)
+        # SpikingJelly's own surrogates fire on x >= 0 (x = v - v_threshold, the threshold the
+        # next float above theta). Our strict > would miss a potential exactly there: a
+        # different forward, so the check would compare gradients of different spikes (seen on
+        # cifar10-cnn at batch 50: 3 first-layer spikes, then 2-6% apart).
+        return FastSigmoidSpike.apply(x, 0.0, self.slope, True)
 
 
 class SpikingJellyNet(PeerNet):
