@@ -11,8 +11,9 @@ DataModule needs files it can read. This machine reaches no dataset host, so for
   (``bna_zoo.data.emulate``), the data the shipped weights were trained on.
 - ``dvsgesture-cnn``: **synthetic** recordings in tonic's DVS Gesture ``.npy`` layout: a blob
   circling the 128x128 sensor at a label-dependent speed plus uniform noise, ~30k events per
-  second (the recorded dataset's order of magnitude) over the 1.5 s the recipe bins. The step time depends on how much the
-  network spikes, so read the real/bare *ratio*, which both sides measure on the same batches.
+  second (the recorded dataset's order of magnitude) over the 1.5 s the recipe bins. The step
+  time depends on how much the network spikes, so read the real/bare *ratio*, which both sides
+  measure on the same batches.
 - ``cifar10-cnn``: **synthetic** images in CIFAR-10's python-batch format (smooth random colour
   fields), for the same reason: the ratio is the measurement.
 

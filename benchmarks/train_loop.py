@@ -47,13 +47,12 @@ import torch  # noqa: E402
 import yaml  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
+import loop_data  # noqa: E402
 from train_step import make_step  # noqa: E402
 
-import loop_data  # noqa: E402
-
-import bna_zoo.data  # noqa: E402
 from bna_zoo import BNAModel  # noqa: E402
 from bna_zoo.models import get_entry, list_models  # noqa: E402
+from bna_zoo.zoo_commands import build_datamodule  # noqa: E402
 
 #: the recipe's batch size of every registry net (the real loop's and the bare step's)
 BATCH = {name: get_entry(name).recipe.batch_size for name in list_models()}
@@ -93,7 +92,7 @@ def datamodule(name: str, data_dir: str, workers: int, n_train: int,
     cfg = get_entry(name).datamodule_config()
     args = {**cfg["init_args"], **loop_data.prepare(name, data_dir, n_train, n_test),
             "num_workers": workers, **DATA_OVERRIDES}
-    return getattr(bna_zoo.data, cfg["class_name"])(**args)
+    return build_datamodule(cfg["class_name"], **args)
 
 
 def real_loop_ms(name: str, data_dir: str, steps: int, progress: str, workers: int) -> float:
