@@ -102,7 +102,7 @@ def cifar_images(n: int, seed: int) -> np.ndarray:
 def _cifar(root: Path, n_train: int, n_test: int) -> None:
     per_batch = -(-n_train // 5)
     names = [(f"data_batch_{i}", per_batch) for i in range(1, 6)] + [("test_batch", n_test)]
-    from bna_zoo.data.images import read_cifar_batch  # the DataModule's own (safe) reader
+    from bna_zoo.data.image_files import read_cifar_batch  # the DataModule's own (safe) reader
 
     first, test = root / "data_batch_1", root / "test_batch"
     if first.exists() and test.exists() and len(read_cifar_batch(first)[1]) >= per_batch \

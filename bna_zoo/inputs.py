@@ -41,6 +41,10 @@ def _to_tensor(x: Any) -> torch.Tensor:
         return torch.stack([_to_tensor(i) for i in x])
     if isinstance(x, np.ndarray) and x.dtype.kind in "ui" and x.dtype != np.uint8:
         x = x.astype(np.int64)
+    if isinstance(x, np.ndarray) and not x.flags.writeable:
+        # a PIL image's or a memory-mapped file's array: torch would share read-only memory and
+        # warn the user about it on every call; a copy is as cheap as the batch it becomes
+        x = x.copy()
     try:
         return torch.as_tensor(x)
     except (TypeError, ValueError, RuntimeError) as err:
@@ -121,7 +125,7 @@ def event_tensor(x: Any, spec: InputSpec) -> torch.Tensor:
     if isinstance(x, (list, tuple)) and x and all(
         isinstance(e, np.ndarray) and e.dtype.names for e in x
     ):
-        from .data.events import events_to_frames
+        from .data.frames import events_to_frames
 
         return torch.from_numpy(np.stack([events_to_frames(e, **spec.frames) for e in x]))
     x = _to_tensor(x)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -36,6 +38,15 @@ def test_uint8_float_unit_int64_numpy_and_pil_images_give_the_same_scores(model,
     pil = [Image.fromarray(p[0].numpy()) for p in pixels]
     assert torch.equal(scores(model, pil), ref)
     assert torch.equal(model.predict(pil[1])[1], ref[1])  # one PIL image = one sample
+
+
+def test_read_only_arrays_are_scored_without_a_warning(model, pixels):
+    frozen = pixels.numpy().copy()
+    frozen.flags.writeable = False  # as np.asarray(PIL image) and np.load(..., mmap_mode="r")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert torch.equal(scores(model, frozen), scores(model, pixels))
+        scores(model, [Image.fromarray(p[0].numpy()) for p in pixels])
 
 
 def test_already_normalised_images_pass_through_unchanged(model, pixels):

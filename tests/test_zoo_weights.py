@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bna_zoo.data.images import DEBIAN_FASHION_MNIST_DIR
+from bna_zoo.data.image_files import DEBIAN_FASHION_MNIST_DIR
 from bna_zoo.model import BNAModel
 from bna_zoo.models import ZOO, get_entry
 from bna_zoo.zoo_commands import datamodule_for_entry, evaluate

@@ -26,7 +26,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 HUB_ORG = "bna-zoo"
 PAPER = ("Y. Yang, W. Zhang, P. Li. Backpropagated Neighborhood Aggregation for Accurate "
          "Training of Spiking Neural Networks. ICML 2021 (PMLR 139), arXiv:2107.06861")
-#: the arguments of FrameSpec (bna_zoo.data.events) that an entry's data_args may set
+#: the arguments of FrameSpec (bna_zoo.data.frames) that an entry's data_args may set
 FRAME_ARGS = ("bin_us", "binary", "paper_bins", "stabilize", "downsample")
 
 
@@ -40,7 +40,7 @@ class InputSpec:
         shape: per-step input shape ``(C, H, W)``.
         n_steps: time steps T.
         mean, std: per-channel normalisation of images, ``x = (pixel / 255 - mean) / std``.
-        frames: event binning, keyword arguments of ``bna_zoo.data.events.FrameSpec``.
+        frames: event binning, keyword arguments of ``bna_zoo.data.frames.FrameSpec``.
     """
 
     kind: str

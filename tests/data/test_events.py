@@ -1,4 +1,4 @@
-"""Event DataModules: binning, batches, order, splits, caching and errors, on fixtures written in
+"""Event DataModules: batches, order, splits, caching and errors, on fixtures written in
 the real on-disk formats (N-MNIST .bin folder and zip, tonic's DVS Gesture .npy layout)."""
 
 from __future__ import annotations
@@ -15,21 +15,9 @@ import torch
 
 from bna_zoo.data import nmnist_io
 from bna_zoo.data.common import DatasetFormatError, DatasetNotFoundError
-from bna_zoo.data.events import DVSGestureDataModule, FrameSpec, NMNISTDataModule
-from bna_zoo.data.nmnist_io import EVENT_DTYPE
-
-
-def events(rows: list[tuple[int, int, int, int]]) -> np.ndarray:
-    """Hand-made events from ``(x, y, t_us, p)`` rows."""
-    return np.array(rows, dtype=EVENT_DTYPE)
-
-
-def random_events(n: int, seed: int, t_max: int = 120_000, side: int = 34) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    ev = np.empty(n, dtype=EVENT_DTYPE)
-    ev["x"], ev["y"] = rng.integers(0, side, n), rng.integers(0, side, n)
-    ev["t"], ev["p"] = np.sort(rng.integers(0, t_max, n)), rng.integers(0, 2, n)
-    return ev
+from bna_zoo.data.events import DVSGestureDataModule, NMNISTDataModule
+from bna_zoo.data.frames import FrameSpec
+from tests.data.fake_events import random_events
 
 
 def write_nmnist(root: Path, n_train: int = 30, n_test: int = 20, seed: int = 0) -> dict:
@@ -69,52 +57,6 @@ def write_gesture(root: Path, users: dict[str, list[int]], seed: int = 0) -> dic
 def nmnist(root: Path, **kw) -> NMNISTDataModule:
     args = dict(data_dir=str(root), batch_size=8, download=False, stabilize=False)
     return NMNISTDataModule(**{**args, **kw})
-
-
-# --------------------------------------------------------------------------- binning
-
-
-def test_event_at_time_t_lands_in_bin_floor_t_over_bin_width():
-    spec = FrameSpec((34, 34, 2), n_steps=5, bin_us=1000, binary=False)
-    frames = spec.frames(events([(3, 4, 0, 1), (3, 4, 999, 1), (3, 4, 1000, 1), (5, 6, 4999, 0)]))
-    assert frames.shape == (5, 2, 34, 34) and frames.dtype == np.float32
-    assert frames[0, 1, 4, 3] == 2 and frames[1, 1, 4, 3] == 1 and frames[4, 0, 6, 5] == 1
-    assert frames.sum() == 4
-
-
-def test_polarity_selects_the_channel_off_0_on_1_and_y_is_the_row():
-    spec = FrameSpec((34, 34, 2), n_steps=1, bin_us=1000, binary=False)
-    frames = spec.frames(events([(10, 2, 0, 0), (2, 10, 0, 1)]))
-    assert frames[0, 0, 2, 10] == 1 and frames[0, 1, 10, 2] == 1 and frames.sum() == 2
-
-
-def test_events_after_t_bins_are_dropped():
-    spec = FrameSpec((34, 34, 2), n_steps=3, bin_us=3000, binary=False)
-    frames = spec.frames(events([(1, 1, 8999, 1), (1, 1, 9000, 1), (1, 1, 300_000, 0)]))
-    assert frames.sum() == 1 and frames[2, 1, 1, 1] == 1
-
-
-def test_binary_frames_clamp_counts_to_one():
-    ev = events([(1, 1, 10, 1)] * 3)
-    assert FrameSpec((34, 34, 2), 1, 1000, binary=True).frames(ev).max() == 1
-    assert FrameSpec((34, 34, 2), 1, 1000, binary=False).frames(ev).max() == 3
-
-
-def test_paper_bins_reproduce_the_matlab_ceil_and_off_by_one_quirk():
-    spec = FrameSpec((34, 34, 2), n_steps=4, bin_us=3000, binary=False, paper_bins=True)
-    ts = [0, 1, 3000, 3001, 9000, 9001]  # ceil(t/3000) = 0, 1, 1, 2, 3, 4
-    frames = spec.frames(events([(i, 0, t, 1) for i, t in enumerate(ts)]))
-    where = {int(x): int(s) for s, _, _, x in zip(*np.nonzero(frames), strict=True)}
-    # v = 0 -> index -1 = T-1; v in 1..T-1 -> v-1; v >= T dropped
-    assert where == {0: 3, 1: 0, 2: 0, 3: 1, 4: 2}
-
-
-def test_counts_match_tonic_to_frame_with_windows_from_time_zero():
-    ev = random_events(3000, seed=1, t_max=100_000)
-    ours = FrameSpec((34, 34, 2), n_steps=30, bin_us=3000, binary=False).frames(ev)
-    to_frame = tonic.transforms.ToFrame(sensor_size=(34, 34, 2), time_window=3000,
-                                        start_time=0, end_time=90_000)
-    np.testing.assert_array_equal(ours, to_frame(ev.copy())[:30])
 
 
 # --------------------------------------------------------------------------- N-MNIST module

@@ -35,7 +35,7 @@ def _inputs(model: BNAModel, n: int = 4) -> torch.Tensor:
         x = torch.from_numpy(images[pick]).float().unsqueeze(1) / 255
         return (x - 0.1307) / 0.3081
     from bna_zoo.data.emulate import emulate_batch
-    from bna_zoo.data.events import events_to_frames
+    from bna_zoo.data.frames import events_to_frames
 
     recs = emulate_batch(images[pick], [[0, 1, int(i)] for i in pick])
     # the nmnist-cnn entry's binning: 30 binary frames of 3 ms, stabilised, 34x34x2
