@@ -51,8 +51,13 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from .data.common import DatasetFormatError, DatasetNotFoundError
     from .hub.errors import HubUnavailableError, IntegrityError
 
+    # Lightning refuses a bad Trainer setting (--trainer.max_epochs -3) with its own clear
+    # message; it can only be raised once Lightning is loaded, so importing it here is not needed
+    lightning_errors = sys.modules.get("lightning.fabric.utilities.exceptions")
+    lightning = (lightning_errors.MisconfigurationException,) if lightning_errors else ()
     return (KeyError, ValueError, TypeError, FileNotFoundError, NotADirectoryError,
-            HubUnavailableError, IntegrityError, DatasetNotFoundError, DatasetFormatError)
+            HubUnavailableError, IntegrityError, DatasetNotFoundError, DatasetFormatError,
+            *lightning)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -69,9 +74,28 @@ def main(argv: list[str] | None = None) -> None:
     except _user_errors() as err:
         if os.environ.get("BNA_ZOO_DEBUG"):
             raise
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        sys.stderr.write(f"bna-zoo: error: {message}\n")
+        sys.stderr.write(f"bna-zoo: error: {_message(err)}\n")
         sys.exit(2)
+
+
+_UNION_ERROR = "Does not validate against any of the Union subtypes"
+
+
+def _message(err: BaseException) -> str:
+    """What a user's mistake says, without the wrapping of the library that passed it on."""
+    if isinstance(err, KeyError) and err.args:
+        return str(err.args[0])  # str() of a KeyError adds quotes around the message
+    text = str(err)
+    if text.startswith(_UNION_ERROR) and "\nErrors:\n" in text:
+        # jsonargparse tried each type of an Optional argument (--data: a DataModule or None)
+        # and lists every failure with the value it was given; the DataModule's own complaint
+        # is the one that is not about None
+        block = text.split("\nErrors:\n", 1)[1].split("\nGiven value", 1)[0]
+        reasons = [line[4:] for line in block.splitlines()
+                   if line.startswith("  - ") and "NoneType" not in line]
+        if reasons:
+            return "; ".join(reasons)
+    return text
 
 
 if __name__ == "__main__":

@@ -123,6 +123,26 @@ def test_unknown_strategy_fails_with_the_valid_choices(tmp_path):
         main(_fit_args("fashionmnist-mlp", tmp_path, tmp_path, "--trainer.strategy", "horovod"))
 
 
+def test_trainer_setting_lightning_refuses_ends_with_its_message_on_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as err:
+        main(_fit_args("fashionmnist-mlp", tmp_path, tmp_path, "--trainer.max_epochs", "-3"))
+    assert err.value.code == 2
+    stderr = capsys.readouterr().err
+    assert "Traceback" not in stderr
+    (line,) = stderr.strip().splitlines()[-1:]
+    assert line.startswith("bna-zoo: error: `max_epochs` must be") and "-3" in line
+
+
+def test_bad_datamodule_argument_ends_with_the_datamodules_own_message(tmp_path, capsys):
+    with pytest.raises(SystemExit) as err:
+        main(_fit_args("fashionmnist-mlp", tmp_path, tmp_path, "--data.val_fraction", "2"))
+    assert err.value.code == 2
+    stderr = capsys.readouterr().err
+    assert "Union" not in stderr and "Namespace(" not in stderr
+    assert stderr.strip().splitlines()[-1] == (
+        "bna-zoo: error: val_fraction must be in [0, 1), got 2.0")
+
+
 def test_missing_dataset_offline_names_the_folder_before_training(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(_fit_args("fashionmnist-mlp", tmp_path / "nothing", tmp_path,
