@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 from typing import Any
 
 import lightning as L
@@ -178,7 +179,15 @@ def cmd_export(args: argparse.Namespace) -> None:
     from .export._nir import nir  # with an install hint when the nir extra is missing
     from .model import BNAModel
 
-    nir.write(args.out, to_nir(BNAModel.from_pretrained(args.name)))
+    graph = to_nir(BNAModel.from_pretrained(args.name))
+    try:
+        nir.write(args.out, graph)
+    except OSError as err:
+        # h5py's own message ("Unable to synchronously create file ... o_flags = 242") hides
+        # which argument is at fault
+        reason = os.strerror(err.errno) if err.errno else "cannot create the file"
+        raise FileNotFoundError(f"cannot write the NIR file {args.out}: {reason}; give --out a "
+                                "path in an existing, writable folder") from err
     print(f"wrote {args.out} (NIR graph of {args.name}; load it with bna_zoo.export.from_nir)")
 
 

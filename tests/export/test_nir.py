@@ -177,3 +177,16 @@ def test_bna_zoo_export_writes_a_nir_file_that_loads(tmp_path, models):
     x = _inputs(model, 3)
     with torch.no_grad():
         assert torch.equal(from_nir(out)(x), model(x))
+
+
+def test_bna_zoo_export_to_a_missing_folder_says_which_path_and_what_to_give(tmp_path, capsys):
+    from bna_zoo.cli import main
+
+    out = tmp_path / "no-such-folder" / "mlp.nir"
+    with pytest.raises(SystemExit) as err:
+        main(["export", "fashionmnist-mlp", "--out", str(out)])
+    assert err.value.code == 2
+    line = capsys.readouterr().err.strip()
+    assert line.startswith(f"bna-zoo: error: cannot write the NIR file {out}: ")
+    assert "existing, writable folder" in line and "o_flags" not in line
+    assert not out.parent.exists()
