@@ -11,6 +11,8 @@ hyperparameters and ``config.json`` alike.
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 import random
 from typing import Any
 
@@ -29,6 +31,34 @@ from .nn import build_loss, predict_from_output
 from .nn.layers import SpikingLinear
 
 log = logging.getLogger("bna_zoo")
+
+
+#: training settings checked at construction: name -> (meaning, rule, test, None allowed).
+#: Caught here, not when the optimizer is built: a NaN rate or gamma = 0 would otherwise train
+#: silently (AdamW refuses only a negative rate, and only at the start of fit).
+_TRAINING_ARGS = {
+    "lr": ("AdamW learning rate", "> 0", lambda v: v > 0, False),
+    "weight_decay": ("AdamW weight decay", ">= 0", lambda v: v >= 0, False),
+    "lr_gamma": ("ExponentialLR factor per epoch; None keeps the rate constant", "in (0, 1]",
+                 lambda v: 0 < v <= 1, True),
+    "grad_clip": ("gradient-norm clip; None disables it", "> 0", lambda v: v > 0, True),
+    "weight_clamp": ("every weight clamped to [-c, c] after each step; None disables it", "> 0",
+                     lambda v: v > 0, True),
+}
+
+
+def _check_training_args(**values: object) -> None:
+    """Refuse a training setting that is not a finite real number in its range."""
+    for name, value in values.items():
+        meaning, rule, ok, optional = _TRAINING_ARGS[name]
+        if value is None and optional:
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            none = " or None" if optional else ""
+            raise TypeError(f"{name} must be a real number {rule}{none} ({meaning}), got "
+                            f"{value!r} ({type(value).__name__})")
+        if not (math.isfinite(value) and ok(value)):
+            raise ValueError(f"{name} must be {rule} and finite ({meaning}), got {value!r}")
 
 
 class BNAModel(L.LightningModule, HubIO):
@@ -82,6 +112,8 @@ class BNAModel(L.LightningModule, HubIO):
         pretrained: str | None = None,
     ) -> None:
         super().__init__()
+        _check_training_args(lr=lr, weight_decay=weight_decay, lr_gamma=lr_gamma,
+                             grad_clip=grad_clip, weight_clamp=weight_clamp)
         self.save_hyperparameters()
         overrides = dict(arch_overrides or {})
         self.entry = ZOO.get(name)
