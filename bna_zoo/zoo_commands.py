@@ -7,12 +7,12 @@ import argparse
 import importlib
 import json
 import os
-from typing import Any
-
-import lightning as L
-import torch
+from typing import TYPE_CHECKING, Any
 
 from .models import ZOO, get_entry, list_models, list_pretrained
+
+if TYPE_CHECKING:  # Lightning takes seconds to import: `bna-zoo list` and `config` do without
+    import lightning as L
 
 
 def build_datamodule(class_name: str, **init_args: Any) -> L.LightningDataModule:
@@ -38,6 +38,8 @@ def datamodule_for_entry(name: str, data_dir: str | None, batch_size: int) -> L.
 
 def evaluate(model, datamodule: L.LightningDataModule, limit: int | float | None = None) -> dict:
     """Test ``model`` on ``datamodule``'s test set; returns accuracy, loss and firing rate."""
+    import lightning as L
+
     trainer = L.Trainer(
         logger=False, enable_checkpointing=False, enable_model_summary=False,
         limit_test_batches=limit if limit is not None else 1.0, accelerator="auto", devices=1,
@@ -150,6 +152,8 @@ def cmd_publish(args: argparse.Namespace) -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> None:
+    import torch
+
     from .model import BNAModel
     from .plots import plot_sample
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import lightning as L
@@ -242,3 +244,16 @@ def test_cli_asks_torch_for_huge_pages_before_torch_is_imported(preset, expected
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parents[1])
     assert out.stdout.strip() == expected
+
+
+def test_list_and_config_answer_without_importing_lightning():
+    # Lightning's import takes seconds; the zoo's lookup commands do not need it
+    code = ("import sys\nfrom bna_zoo.cli import main\n"
+            "for argv in (['list'], ['config', 'mnist-cnn']):\n"
+            "    main(argv)\n"
+            "print('lightning' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "mnist-cnn" in done.stdout and "seed_everything" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "False"
