@@ -13,14 +13,7 @@ from tonic.io import read_mnist_file
 from bna_zoo.data import nmnist_io
 from bna_zoo.data.common import DatasetFormatError
 from bna_zoo.data.nmnist_io import EVENT_DTYPE
-
-
-def random_events(n: int, seed: int, t_max: int = 320_000) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    ev = np.empty(n, dtype=EVENT_DTYPE)
-    ev["x"], ev["y"] = rng.integers(0, 34, n), rng.integers(0, 34, n)
-    ev["t"], ev["p"] = np.sort(rng.integers(0, t_max, n)), rng.integers(0, 2, n)
-    return ev
+from tests.data.fake_events import random_events
 
 
 def write_tree(split_dir: Path, per_digit: int, seed: int) -> dict[str, tuple[int, np.ndarray]]:
