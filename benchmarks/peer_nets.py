@@ -37,7 +37,7 @@ Why each one's forward matches ours (what the equality checks of peers.py rely o
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -143,6 +143,27 @@ class PeerNet(nn.Module):
         """Sum pooling times ``scale`` on ``[N, C, H, W]``, as :class:`SumPool2d` computes it."""
         return F.avg_pool2d(h, k) * (k * k * scale)
 
+    def run_plan(self, h: torch.Tensor,
+                 layer: Callable[[int, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        """The layer plan on time-major ``h [T, B, ...]``, layers outer; ``layer(i, h)`` gives
+        spiking layer ``i``'s PSC. Returns the output PSC batch first, ``[B, T, classes]``."""
+        self.traces = []
+        for op in self.plan:
+            if op[0] == "syn":
+                h = layer(op[1], h)
+                self.keep(h, time_major=True)
+            elif op[0] == "pool":
+                h = self.pool_all(h, op[1], op[2])
+            elif self.training and op[1] > 0:
+                h = h * self.dropout_mask(h[0], op[1], op[2])
+        return h.transpose(0, 1)
+
+    def pool_all(self, h: torch.Tensor, k: int, scale: float) -> torch.Tensor:
+        """:meth:`pool` on time-major ``[T, B, C, H, W]``, all ``T*B`` maps at once."""
+        t, b = h.shape[:2]
+        y = self.pool(h.reshape(t * b, *h.shape[2:]), k, scale)
+        return y.view(t, b, *y.shape[1:])
+
     def dropout_mask(self, h: torch.Tensor, p: float, mode: str) -> torch.Tensor:
         """One inverted-dropout mask per sample, shared over time, for a per-step ``[B, ...]``."""
         shape = list(h.shape)
@@ -227,19 +248,7 @@ class LayerLoopNet(PeerNet):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Output PSC ``[B, T, classes]``."""
-        h = self.encode(x)
-        self.traces = []
-        for op in self.plan:
-            if op[0] == "syn":
-                h = self.spiking(op[1], self.synapse_all(op[1], h))
-                self.keep(h, time_major=True)
-            elif op[0] == "pool":
-                t, b = h.shape[:2]
-                y = self.pool(h.reshape(t * b, *h.shape[2:]), op[1], op[2])
-                h = y.view(t, b, *y.shape[1:])
-            elif self.training and op[1] > 0:
-                h = h * self.dropout_mask(h[0], op[1], op[2])
-        return h.transpose(0, 1)
+        return self.run_plan(self.encode(x), lambda i, h: self.spiking(i, self.synapse_all(i, h)))
 
 
 # ------------------------------------------------------------------------------- snnTorch
@@ -323,19 +332,8 @@ class SpikingJellyNet(PeerNet):
         from spikingjelly.activation_based import functional
 
         functional.reset_net(self)  # membrane state of the previous batch
-        h = self.encode(x)
-        self.traces = []
-        for op in self.plan:
-            if op[0] == "syn":
-                i = op[1]
-                syn = self.synapses[i]
-                current = syn(h.flatten(2) if isinstance(syn, nn.Linear) else h)
-                h = self.psc(self.lifs[i](current))
-                self.keep(h, time_major=True)
-            elif op[0] == "pool":
-                t, b = h.shape[:2]
-                y = self.pool(h.reshape(t * b, *h.shape[2:]), op[1], op[2])
-                h = y.view(t, b, *y.shape[1:])
-            elif self.training and op[1] > 0:
-                h = h * self.dropout_mask(h[0], op[1], op[2])
-        return h.transpose(0, 1)
+        return self.run_plan(self.encode(x), self._layer)
+
+    def _layer(self, i: int, h: torch.Tensor) -> torch.Tensor:
+        syn = self.synapses[i]
+        return self.psc(self.lifs[i](syn(h.flatten(2) if isinstance(syn, nn.Linear) else h)))
