@@ -116,8 +116,8 @@ ENTRIES = [
             eval_command="bna-zoo eval fashionmnist-cnn", hardware="x86_64, 2 CPU cores, no GPU",
             wall_time="75 min for the first epoch (2 shared cores); the continuation about 4 min "
                       "per epoch on 2 threads with nothing else running (10-12 min beside other "
-                      "jobs); about 2 h 40 min for epochs 2-32, 2 h 20 min for epochs 33-58, 2 h 20 min "
-                      "for epochs 59-92",
+                      "jobs); about 2 h 40 min for epochs 2-32, 2 h 20 min for epochs 33-58, "
+                      "2 h 20 min for epochs 59-92",
             epochs=75, seed=0,
             history="test accuracy after 1 epoch 79.95%, 3: 83.76%, 9: 88.10%, 15: 89.43%, "
                     "22: 90.14%, 31: 90.65%, 39: 91.00%, 43: 91.07%, 49: 91.16%, 55: 91.46%, "
