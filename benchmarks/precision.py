@@ -6,8 +6,8 @@ a rounded input current can move a membrane potential across the threshold, and 
 flips changes every later step and layer. This script measures both sides on the model's shipped
 weights and the data its card was measured on (random weights when nothing is shipped):
 
-- milliseconds per training step (forward, SUM loss, backward, AdamW step), the two precisions
-  alternating so machine noise hits both alike, and their ratio;
+- milliseconds per training step (train_step.py's: forward, SUM loss, backward, clip, AdamW,
+  clamp), the two precisions alternating so machine noise hits both alike, and their ratio;
 - per batch: the loss under each precision, and per parameter tensor the cosine between the
   bf16-mixed and the 32-true gradient. For scale, the same cosine between the 32-true gradients
   of two different batches (what minibatch noise alone moves).
@@ -33,7 +33,7 @@ os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # as the CLI runs (see train
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from train_step import BATCH  # noqa: E402
+from train_step import BATCH, make_step  # noqa: E402
 
 from bna_zoo import BNAModel  # noqa: E402
 from bna_zoo.models import get_entry, list_models  # noqa: E402
@@ -63,17 +63,17 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def time_steps(model: BNAModel, x: torch.Tensor, y: torch.Tensor, steps: int,
                device: str) -> dict[str, float]:
-    """Median ms per training step under each precision, alternating; changes the weights."""
-    opt = torch.optim.AdamW(model.parameters(), lr=5e-4)
+    """Median ms per training step under each precision, alternating; changes the weights.
+
+    The step is train_step.py's (the recipe's: clip and clamp included) on ``model.net``.
+    """
+    step, _ = make_step(model.zoo_name, "na", len(y), device, inputs=(x, y), net=model.net)
     times: dict[str, list[float]] = {"32-true": [], "bf16-mixed": []}
     for i in range(steps + 1):  # the first round warms up and is not counted
         for precision in times:
             t0 = time.perf_counter()
-            opt.zero_grad(set_to_none=True)
             with autocast(precision, device):
-                loss = model.loss_fn(model.net(x), y)
-            loss.backward()
-            opt.step()
+                step()
             if device == "cuda":
                 torch.cuda.synchronize()
             if i:

@@ -39,15 +39,19 @@ BATCH = {"mnist-cnn": 64, "nmnist-cnn": 32, "fashionmnist-mlp": 64, "fashionmnis
 
 
 def make_step(name: str, gradient: str, batch: int, device: str, seed: int = 0,
-              inputs: tuple[torch.Tensor, torch.Tensor] | None = None):
+              inputs: tuple[torch.Tensor, torch.Tensor] | None = None,
+              net: torch.nn.Module | None = None):
     """A closure running one training step; returns it and a function measuring saved bytes.
 
     ``inputs``: a real ``(x, y)`` batch; by default random images, or events at 20% density
     (at 5% a freshly initialised event net stays silent in every layer, which times nothing).
+    ``net``: train this network (e.g. shipped weights) instead of a seeded init of ``name``.
     """
     torch.manual_seed(seed)
     spec = get_entry(name)
-    net = create_model(name, gradient=gradient, rescale=gradient == "na").to(device)
+    if net is None:
+        net = create_model(name, gradient=gradient, rescale=gradient == "na")
+    net = net.to(device)
     loss_fn = build_loss(spec.loss, spec.loss_args, spec.tau_s)
     opt = torch.optim.AdamW(net.parameters(), lr=5e-4)
     g = torch.Generator().manual_seed(seed)

@@ -11,8 +11,6 @@ hyperparameters and ``config.json`` alike.
 from __future__ import annotations
 
 import logging
-import math
-import numbers
 import random
 from typing import Any
 
@@ -23,6 +21,7 @@ import torchmetrics
 from torch import nn
 
 from . import hub
+from .core.na import check_real
 from .inputs import event_tensor, image_tensor
 from .model_hub import HubIO
 from .models import ZOO, InputSpec, create_model, get_entry, spikes_from_psc
@@ -45,20 +44,6 @@ _TRAINING_ARGS = {
     "weight_clamp": ("every weight clamped to [-c, c] after each step; None disables it", "> 0",
                      lambda v: v > 0, True),
 }
-
-
-def _check_training_args(**values: object) -> None:
-    """Refuse a training setting that is not a finite real number in its range."""
-    for name, value in values.items():
-        meaning, rule, ok, optional = _TRAINING_ARGS[name]
-        if value is None and optional:
-            continue
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            none = " or None" if optional else ""
-            raise TypeError(f"{name} must be a real number {rule}{none} ({meaning}), got "
-                            f"{value!r} ({type(value).__name__})")
-        if not (math.isfinite(value) and ok(value)):
-            raise ValueError(f"{name} must be {rule} and finite ({meaning}), got {value!r}")
 
 
 class BNAModel(L.LightningModule, HubIO):
@@ -112,8 +97,9 @@ class BNAModel(L.LightningModule, HubIO):
         pretrained: str | None = None,
     ) -> None:
         super().__init__()
-        _check_training_args(lr=lr, weight_decay=weight_decay, lr_gamma=lr_gamma,
-                             grad_clip=grad_clip, weight_clamp=weight_clamp)
+        for arg, value in dict(lr=lr, weight_decay=weight_decay, lr_gamma=lr_gamma,
+                               grad_clip=grad_clip, weight_clamp=weight_clamp).items():
+            check_real(arg, value, *_TRAINING_ARGS[arg])
         self.save_hyperparameters()
         overrides = dict(arch_overrides or {})
         self.entry = ZOO.get(name)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
 
 import torch
 
@@ -46,6 +47,7 @@ __all__ = [
     "OFFICIAL_CLIP",
     "VARIANTS",
     "check_neuron_args",
+    "check_real",
     "na_lif",
     "na_weighting",
 ]
@@ -61,6 +63,25 @@ _NEURON_ARGS = {
     "surrogate_slope": ("slope k of the surrogate 1/(1 + k|u - theta|)^2", "> 0",
                         lambda v: v > 0),
 }
+
+
+def check_real(name: str, value: object, meaning: str, bound: str,
+               ok: Callable[[float], bool], optional: bool = False) -> None:
+    """Refuse a setting that is not a finite real number passing ``ok`` (None too, if optional).
+
+    Raises:
+        TypeError: not a real number (bools and strings are refused, not converted), naming
+            ``name``, the range ``bound`` and what the setting is.
+        ValueError: a NaN, an infinity or a value outside the range.
+    """
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        none = " or None" if optional else ""
+        raise TypeError(f"{name} must be a real number {bound}{none} ({meaning}), got {value!r} "
+                        f"({type(value).__name__})")
+    if not (math.isfinite(value) and ok(value)):
+        raise ValueError(f"{name} must be {bound} and finite ({meaning}), got {value!r}")
 
 
 def check_neuron_args(
@@ -80,12 +101,7 @@ def check_neuron_args(
     values = dict(tau_m=tau_m, tau_s=tau_s, theta=theta, clip=clip,
                   surrogate_slope=surrogate_slope)
     for name, value in values.items():
-        meaning, bound, ok = _NEURON_ARGS[name]
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(f"{name} must be a real number {bound} ({meaning}), got {value!r} "
-                            f"({type(value).__name__})")
-        if not (math.isfinite(value) and ok(value)):
-            raise ValueError(f"{name} must be {bound} and finite ({meaning}), got {value!r}")
+        check_real(name, value, *_NEURON_ARGS[name])
     return LIFParams(tau_m=float(tau_m), tau_s=float(tau_s), theta=float(theta))
 
 
