@@ -7,7 +7,9 @@ Usage::
 
 Reads every ``metrics.csv`` under each log folder (a resumed run has several versions; a later
 version's value for an epoch wins) and writes ``<out>.csv`` (epoch, one column per run) and
-``<out>.png``.
+``<out>.png``. A run continued from weights trained for N epochs is given as
+``LABEL=FOLDER@N``: its epochs are then counted from N + 1, so runs that continue one another
+share one epoch axis.
 """
 
 from __future__ import annotations
@@ -17,24 +19,46 @@ import csv
 from pathlib import Path
 
 
-def curve(logs: Path) -> dict[int, float]:
-    """``{epoch: val_acc %}`` of one run."""
+def curve(logs: Path, start: int = 0) -> dict[int, float]:
+    """``{epoch: val_acc %}`` of one run.
+
+    Args:
+        logs: the run's log folder (CSVLogger versions below it).
+        start: epochs the run's starting weights had already trained; its first epoch is
+            counted as ``start + 1``.
+    """
+    if not logs.is_dir():
+        raise SystemExit(f"curves: log folder {logs} does not exist")
     out: dict[int, float] = {}
     for path in sorted(logs.rglob("metrics.csv"), key=lambda p: int(p.parent.name.split("_")[-1])):
         for row in csv.DictReader(path.open()):
             if row.get("val_acc"):
-                out[int(row["epoch"]) + 1] = 100 * float(row["val_acc"])
+                out[start + int(row["epoch"]) + 1] = 100 * float(row["val_acc"])
     return out
+
+
+def parse_run(spec: str) -> tuple[str, Path, int]:
+    """``LABEL=FOLDER`` or ``LABEL=FOLDER@N`` -> (label, folder, N)."""
+    label, sep, rest = spec.partition("=")
+    if not sep or not label or not rest:
+        raise SystemExit(f"curves: --run {spec!r} must be LABEL=FOLDER or LABEL=FOLDER@N")
+    folder, sep, start = rest.rpartition("@")
+    if not sep:
+        return label, Path(rest), 0
+    if not start.isdigit():
+        raise SystemExit(f"curves: --run {spec!r}: the epochs after '@' must be a whole number")
+    return label, Path(folder), int(start)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", action="append", required=True, help="LABEL=LOG_FOLDER")
+    parser.add_argument("--run", action="append", required=True,
+                        help="LABEL=LOG_FOLDER[@EPOCHS_BEFORE]")
     parser.add_argument("--out", required=True)
     parser.add_argument("--reference", nargs=2, metavar=("PERCENT", "WHO"))
     parser.add_argument("--title", default="")
     args = parser.parse_args()
-    runs = {label: curve(Path(folder)) for label, folder in (r.split("=", 1) for r in args.run)}
+    runs = {label: curve(folder, start) for label, folder, start in map(parse_run, args.run)}
     epochs = sorted({e for c in runs.values() for e in c})
     out = Path(args.out)
     with out.with_suffix(".csv").open("w", newline="") as f:

@@ -1,0 +1,65 @@
+"""tools/curves.py: per-epoch accuracy curves of training runs, for docs/."""
+
+import csv
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+_SPEC = importlib.util.spec_from_file_location(
+    "curves", Path(__file__).resolve().parents[1] / "tools" / "curves.py"
+)
+curves = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(curves)
+
+
+def _log(folder: Path, version: int, rows: list[tuple[int, float]]) -> None:
+    """A CSVLogger metrics.csv with validation rows and a training row without val_acc."""
+    path = folder / f"version_{version}" / "metrics.csv"
+    path.parent.mkdir(parents=True)
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch", "step", "train_loss", "val_acc"])
+        for epoch, acc in rows:
+            writer.writerow([epoch, 10, 0.5, ""])
+            writer.writerow([epoch, 10, "", acc])
+
+
+def test_curve_counts_a_continued_run_from_its_starting_epochs_and_later_versions_win(tmp_path):
+    _log(tmp_path, 0, [(0, 0.90), (1, 0.91)])
+    _log(tmp_path, 1, [(1, 0.915), (2, 0.92)])  # resumed: re-ran epoch index 1
+    assert curves.curve(tmp_path) == pytest.approx({1: 90.0, 2: 91.5, 3: 92.0})
+    assert curves.curve(tmp_path, start=75) == pytest.approx({76: 90.0, 77: 91.5, 78: 92.0})
+
+
+def test_parse_run_reads_label_folder_and_optional_start():
+    assert curves.parse_run("NA=runs/a/logs") == ("NA", Path("runs/a/logs"), 0)
+    assert curves.parse_run("no aug, from 75=runs/b@x/logs@75") == (
+        "no aug, from 75", Path("runs/b@x/logs"), 75)
+
+
+@pytest.mark.parametrize("spec", ["runs/a/logs", "=runs/a", "NA=", "NA=runs/a@-3", "NA=runs/a@"])
+def test_parse_run_refuses_a_malformed_run_naming_the_form(spec):
+    with pytest.raises(SystemExit, match="LABEL=FOLDER|whole number"):
+        curves.parse_run(spec)
+
+
+def test_main_writes_one_epoch_axis_for_runs_that_continue_one_another(tmp_path, monkeypatch):
+    _log(tmp_path / "a", 0, [(0, 0.80), (1, 0.85)])
+    _log(tmp_path / "b", 0, [(0, 0.86)])
+    out = tmp_path / "out"
+    monkeypatch.setattr(sys, "argv", [
+        "curves.py", "--run", f"first={tmp_path / 'a'}", "--run", f"then={tmp_path / 'b'}@1",
+        "--out", str(out), "--reference", "92.83", "TSSL-BP",
+    ])
+    curves.main()
+    rows = list(csv.reader(out.with_suffix(".csv").open()))
+    assert rows == [["epoch", "first test acc %", "then test acc %"],
+                    ["1", "80.00", ""], ["2", "85.00", "86.00"]]
+    assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_curve_names_a_missing_log_folder(tmp_path):
+    with pytest.raises(SystemExit, match="does not exist"):
+        curves.curve(tmp_path / "nope")
