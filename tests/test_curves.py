@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-_SPEC = importlib.util.spec_from_file_location(
-    "curves", Path(__file__).resolve().parents[1] / "tools" / "curves.py"
-)
+_TOOLS = Path(__file__).resolve().parents[1] / "tools"
+_SPEC = importlib.util.spec_from_file_location("curves", _TOOLS / "curves.py")
 curves = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(curves)
 
@@ -58,6 +57,22 @@ def test_main_writes_one_epoch_axis_for_runs_that_continue_one_another(tmp_path,
     assert rows == [["epoch", "first test acc %", "then test acc %"],
                     ["1", "80.00", ""], ["2", "85.00", "86.00"]]
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_curve_takes_log_versions_in_numeric_order(tmp_path):
+    _log(tmp_path, 2, [(0, 0.50)])
+    _log(tmp_path, 10, [(0, 0.60)])  # the later run: "version_10" sorts before "version_2" as text
+    assert curves.curve(tmp_path) == pytest.approx({1: 60.0})
+
+
+def test_ship_history_reports_best_and_final_from_the_same_reader(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(_TOOLS))  # as `python tools/ship.py` has it: imports curves
+    spec = importlib.util.spec_from_file_location("ship", _TOOLS / "ship.py")
+    ship = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ship)
+    _log(tmp_path, 2, [(0, 0.50), (1, 0.70)])
+    _log(tmp_path, 10, [(1, 0.80), (2, 0.75)])
+    assert ship.history(tmp_path) == ("best 80.00% after epoch 2 of 3; final epoch 75.00%", 3)
 
 
 def test_curve_names_a_missing_log_folder(tmp_path):

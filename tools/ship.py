@@ -16,9 +16,11 @@ accuracy from the run's CSV log, saves the folder with its card, copies it to
 from __future__ import annotations
 
 import argparse
-import csv
 import tempfile
 from pathlib import Path
+
+# tools/ is sys.path[0] when run as `python tools/ship.py`: one reader of the CSV logs
+from curves import curve
 
 from bna_zoo.hub import register_shipped
 from bna_zoo.metrics import measure
@@ -29,17 +31,13 @@ from bna_zoo.zoo_commands import datamodule_for_entry, evaluate
 
 def history(logs: Path) -> tuple[str, int]:
     """``"best X% after epoch i of n; final epoch Y%"`` and ``n`` from CSV logs (all versions)."""
-    by_epoch: dict[int, float] = {}
-    for path in sorted(logs.rglob("metrics.csv")):
-        for row in csv.DictReader(path.open()):
-            if row.get("val_acc"):
-                by_epoch[int(row["epoch"])] = float(row["val_acc"])
+    by_epoch = curve(logs)  # a later log version wins, versions in numeric order (10 after 9)
     if not by_epoch:
         raise SystemExit(f"no val_acc in {logs}")
     best = max(by_epoch, key=by_epoch.get)
     last = max(by_epoch)
-    return (f"best {100 * by_epoch[best]:.2f}% after epoch {best + 1} of {last + 1}; final "
-            f"epoch {100 * by_epoch[last]:.2f}%"), last + 1
+    text = f"best {by_epoch[best]:.2f}% after epoch {best} of {last}; final epoch "
+    return text + f"{by_epoch[last]:.2f}%", last
 
 
 def main() -> None:
