@@ -8,9 +8,17 @@ from pathlib import Path
 import pytest
 
 _TOOLS = Path(__file__).resolve().parents[1] / "tools"
-_SPEC = importlib.util.spec_from_file_location("curves", _TOOLS / "curves.py")
-curves = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(curves)
+
+
+def _tool(name: str):
+    """Import ``tools/<name>.py`` (tools/ is a folder of scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(name, _TOOLS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+curves = _tool("curves")
 
 
 def _log(folder: Path, version: int, rows: list[tuple[int, float]]) -> None:
@@ -67,9 +75,7 @@ def test_curve_takes_log_versions_in_numeric_order(tmp_path):
 
 def test_ship_history_reports_best_and_final_from_the_same_reader(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(_TOOLS))  # as `python tools/ship.py` has it: imports curves
-    spec = importlib.util.spec_from_file_location("ship", _TOOLS / "ship.py")
-    ship = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ship)
+    ship = _tool("ship")
     _log(tmp_path, 2, [(0, 0.50), (1, 0.70)])
     _log(tmp_path, 10, [(1, 0.80), (2, 0.75)])
     assert ship.history(tmp_path) == ("best 80.00% after epoch 2 of 3; final epoch 75.00%", 3)

@@ -36,8 +36,8 @@ def history(logs: Path) -> tuple[str, int]:
         raise SystemExit(f"no val_acc in {logs}")
     best = max(by_epoch, key=by_epoch.get)
     last = max(by_epoch)
-    text = f"best {by_epoch[best]:.2f}% after epoch {best} of {last}; final epoch "
-    return text + f"{by_epoch[last]:.2f}%", last
+    return (f"best {by_epoch[best]:.2f}% after epoch {best} of {last}; final "
+            f"epoch {by_epoch[last]:.2f}%"), last
 
 
 def main() -> None:
