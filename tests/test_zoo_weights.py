@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bna_zoo.data.image_files import DEBIAN_FASHION_MNIST_DIR
+from bna_zoo.hub import front_matter
 from bna_zoo.model import BNAModel
 from bna_zoo.models import ZOO, get_entry
 from bna_zoo.zoo_commands import datamodule_for_entry, evaluate
@@ -69,3 +70,27 @@ def test_bna_zoo_eval_prints_the_table_with_the_reference_number(tmp_path, capsy
     # our number, what it was measured on, the published number and the difference
     assert f"| {100 * acc:.2f}% |" in row and "Fashion-MNIST in" in row
     assert "89.92% (TSSL-BP" in row and f"{100 * acc - 89.92:+.2f} pt" in row
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_card_model_index_names_the_data_it_was_measured_on(name):
+    # a leaderboard reads model-index alone: it must not claim the benchmark for a stand-in
+    entry = get_entry(name)
+    meta = front_matter((entry.shipped_dir / "README.md").read_text())
+    (index,) = meta["model-index"]
+    (result,) = index["results"]
+    assert result["metrics"][0]["value"] == round(100 * entry.results.accuracy, 2)
+    if entry.results.measured_on is None:  # the benchmark's own split
+        assert result["dataset"]["name"] == entry.dataset
+        assert result["dataset"]["type"] == entry.dataset_id
+    else:  # a stand-in: named in words, with its own id, not the benchmark's
+        assert result["dataset"]["name"] == entry.measured_on()
+        assert result["dataset"]["type"] == entry.results.measured_on_id != entry.dataset_id
+
+
+def test_emulated_event_card_says_emulated_in_its_model_index():
+    if "nmnist-cnn" not in SHIPPED:
+        pytest.skip("nmnist-cnn weights are not shipped")
+    meta = front_matter((get_entry("nmnist-cnn").shipped_dir / "README.md").read_text())
+    name = meta["model-index"][0]["results"][0]["dataset"]["name"]
+    assert "emulated" in name and "not recorded N-MNIST" in name
