@@ -93,10 +93,16 @@ def expand_recipes(argv: list[str]) -> list[str]:
 
 @contextmanager
 def _argv(argv: list[str]):
-    # LightningCLI reads sys.argv; handing it the arguments this way (not as `args=`) avoids its
-    # warning about receiving both
+    """Hand LightningCLI ``argv`` through ``sys.argv`` (not ``args=``, which makes it warn).
+
+    ``sys.argv[0]`` stays the program the user ran (the installed ``bna-zoo`` script, a script
+    path, or ``-m bna_zoo``'s ``__main__``): Lightning's DDP launcher starts every other rank as
+    ``python <abspath(sys.argv[0])> <sys.argv[1:]>``, so replacing it with a bare name made rank 1
+    look for a file of that name in the current folder. The arguments are the expanded ones, so
+    every rank reads the same recipe files.
+    """
     saved = sys.argv
-    sys.argv = ["bna-zoo", *argv]
+    sys.argv = [saved[0] if saved else "bna-zoo", *argv]
     try:
         yield
     finally:

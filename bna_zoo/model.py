@@ -316,7 +316,9 @@ class BNAModel(L.LightningModule, HubIO):
         return loss
 
     def on_train_epoch_end(self) -> None:
-        self.log("train_acc_epoch", self.train_acc.compute())
+        # sync_dist: the value is already global (torchmetrics syncs in compute); the flag
+        # only tells Lightning so, instead of a warning per metric under DDP
+        self.log("train_acc_epoch", self.train_acc.compute(), sync_dist=True)
         self.train_acc.reset()
 
     def on_before_optimizer_step(self, optimizer) -> None:
@@ -337,12 +339,14 @@ class BNAModel(L.LightningModule, HubIO):
         self._shared_eval(batch, self.test_acc, self.test_loss, self.test_rates)
 
     def _log_epoch(self, stage: str, acc, loss_metric, rates) -> None:
-        self.log(f"{stage}_acc", acc.compute(), prog_bar=True, sync_dist=False)
-        self.log(f"{stage}_loss", loss_metric.compute())
+        # torchmetrics' compute() already reduces over ranks; sync_dist=True averages equal
+        # values (a no-op) and keeps Lightning from warning once per metric under DDP
+        self.log(f"{stage}_acc", acc.compute(), prog_bar=True, sync_dist=True)
+        self.log(f"{stage}_loss", loss_metric.compute(), sync_dist=True)
         layer_rates = {n: m.compute() for n, m in rates.items()}
         for name, value in layer_rates.items():
-            self.log(f"{stage}_rate/{name}", value)
-        self.log(f"{stage}_rate", torch.stack(list(layer_rates.values())).mean())
+            self.log(f"{stage}_rate/{name}", value, sync_dist=True)
+        self.log(f"{stage}_rate", torch.stack(list(layer_rates.values())).mean(), sync_dist=True)
         acc.reset()
         loss_metric.reset()
         for m in rates.values():

@@ -16,12 +16,13 @@ from tests.data.conftest import IDX_NAMES, idx_bytes, write_idx_dataset
 ROOT = Path(__file__).resolve().parents[1]
 
 # Runs bna-zoo from the installed copy only: the editable install of this checkout registers an
-# import hook that would otherwise serve the repository's sources.
+# import hook that would otherwise serve the repository's sources. Written as a script file (not
+# `python -c`) because Lightning's DDP launcher starts the other ranks by re-running sys.argv[0].
 BOOT = (
     "import sys; sys.meta_path[:] = [f for f in sys.meta_path if not "
     "getattr(f, '__module__', '').startswith('__editable__')]; "
-    "import bna_zoo; assert bna_zoo.__file__.startswith(sys.argv[1]), bna_zoo.__file__; "
-    "from bna_zoo.cli import main; main(sys.argv[2:])"
+    "import bna_zoo; assert bna_zoo.__file__.startswith({target!r}), bna_zoo.__file__; "
+    "from bna_zoo.cli import main; main(sys.argv[1:])\n"
 )
 
 
@@ -38,8 +39,11 @@ def installed(tmp_path_factory) -> Path:
 
 
 def bna_zoo(target: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    script = target / "run_bna_zoo.py"
+    if not script.is_file():
+        script.write_text(BOOT.format(target=str(target)))
     env = {**os.environ, "PYTHONPATH": str(target), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-c", BOOT, str(target), *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, str(script), *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)
 
 
@@ -76,4 +80,17 @@ def test_fine_tune_zoo_weights_on_new_data_with_a_new_class_count_from_the_wheel
                   "--data.batch_size", "8", "--trainer.fast_dev_run", "true",
                   "--trainer.enable_progress_bar", "false")
     assert run.returncode == 0, run.stderr[-3000:]
+    assert "test accuracy:" in run.stdout
+
+
+@pytest.mark.slow
+def test_ddp_on_two_processes_from_the_wheel(installed, tmp_path):
+    write_idx_dataset(tmp_path / "data" / "FashionMNIST" / "raw", n_train=32, n_test=8)
+    run = bna_zoo(installed, tmp_path, "fit", "--config", "zoo:fashionmnist-mlp",
+                  "--trainer.fast_dev_run", "true", "--trainer.strategy", "ddp",
+                  "--trainer.devices", "2", "--trainer.accelerator", "cpu",
+                  "--data.data_dir", "data", "--data.download", "false",
+                  "--data.batch_size", "8", "--trainer.enable_progress_bar", "false")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "MEMBER: 2/2" in run.stderr + run.stdout
     assert "test accuracy:" in run.stdout

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, RandomSampler
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -86,23 +87,37 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 
-class EpochSeededRandomSampler(RandomSampler):
-    """Shuffles with a ``torch.Generator`` seeded from ``(seed, epoch)``.
+class EpochSeededRandomSampler(DistributedSampler):
+    """Shuffles with a ``torch.Generator`` seeded from ``(seed, epoch)``, one rank's share of it.
 
     Lightning's fit loop calls :meth:`set_epoch` at the start of every epoch, so every epoch has its
-    own order and a resumed run repeats the order of an uninterrupted one. It subclasses
-    ``RandomSampler`` so that under DDP Lightning swaps it for its standard ``DistributedSampler``
-    (whose order then depends on ``seed_everything``'s seed and the epoch).
+    own order and a resumed run repeats the order of an uninterrupted one.
+
+    Under DDP every rank draws the same permutation and takes every ``num_replicas``-th position
+    of it, starting at its rank. Step ``k`` of rank ``r`` then holds positions
+    ``k*B*W + r + W*j`` (``j < B``), so the ranks' batches together are exactly the global batch
+    ``k`` of one process with batch ``B*W``: a multi-GPU run trains on the same samples, in the
+    same steps, as one process would. It is a ``DistributedSampler`` so that Lightning keeps it
+    instead of swapping in its own (whose order would not match one process's).
 
     Args:
-        data_source: the dataset to sample from (only its length is used).
+        data_source: the dataset to sample from (only its length is used, and its
+            ``set_epoch`` if it has one).
         seed: base seed of the order.
+        num_replicas: number of ranks; ``None`` reads the initialised process group (1 without).
+        rank: this rank; ``None`` reads the initialised process group (0 without).
     """
 
-    def __init__(self, data_source: Sequence | Dataset, seed: int = 0) -> None:
-        super().__init__(data_source)
-        self.seed = seed
-        self.epoch = 0
+    def __init__(self, data_source: Sequence | Dataset, seed: int = 0,
+                 num_replicas: int | None = None, rank: int | None = None) -> None:
+        distributed = dist.is_available() and dist.is_initialized()
+        if num_replicas is None:
+            num_replicas = dist.get_world_size() if distributed else 1
+        if rank is None:
+            rank = dist.get_rank() if distributed else 0
+        super().__init__(data_source, num_replicas=num_replicas, rank=rank, shuffle=True,
+                         seed=seed, drop_last=False)
+        self.data_source = data_source
 
     def set_epoch(self, epoch: int) -> None:
         """Select the order of ``epoch`` (called by Lightning before each training epoch).
@@ -115,10 +130,16 @@ class EpochSeededRandomSampler(RandomSampler):
 
     def __iter__(self) -> Iterator[int]:
         generator = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch))
-        yield from torch.randperm(len(self.data_source), generator=generator).tolist()
+        order = torch.randperm(len(self.data_source), generator=generator).tolist()
+        if self.num_replicas == 1:
+            yield from order
+            return
+        # as DistributedSampler: repeat the head so every rank gets the same number of samples
+        order += order[: self.total_size - len(order)]
+        yield from order[self.rank : self.total_size : self.num_replicas]
 
     def __len__(self) -> int:
-        return len(self.data_source)
+        return self.num_samples
 
 
 def _already_batched(batch):
