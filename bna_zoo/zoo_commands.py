@@ -172,10 +172,23 @@ def cmd_show(args: argparse.Namespace) -> None:
 
 
 def cmd_emulate(args: argparse.Namespace) -> None:
-    from .data.emulate import emulate_digits
+    import time
 
-    emulate_digits(args.out_dir, n_train=args.n_train, n_test=args.n_test, seed=args.seed)
-    print(f"wrote emulated N-MNIST-style events to {args.out_dir}")
+    from .data.emulate import emulate_digits, emulate_mnist
+
+    start = time.perf_counter()
+    if args.mnist_dir is not None:
+        out = args.out_dir or "data/emulated_nmnist_full"
+        counts = emulate_mnist(args.mnist_dir, out, args.seed, n_train=args.n_train,
+                               n_test=args.n_test)
+        what = f"{counts['train']} training and {counts['test']} test images of MNIST"
+    else:
+        out = args.out_dir or "data/emulated_nmnist"
+        emulate_digits(out, n_train=8000 if args.n_train is None else args.n_train,
+                       n_test=2000 if args.n_test is None else args.n_test, seed=args.seed)
+        what = "the shipped digits"
+    print(f"wrote N-MNIST-style events emulated from {what} to {out} "
+          f"({time.perf_counter() - start:.0f} s)")
 
 
 def cmd_prepare(args: argparse.Namespace) -> None:
@@ -244,10 +257,16 @@ def add_zoo_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--out", default=None)
     p.set_defaults(run=cmd_show)
-    p = sub.add_parser("emulate", help="emulate N-MNIST-style events from the shipped digits")
-    p.add_argument("--out-dir", default="data/emulated_nmnist")
-    p.add_argument("--n-train", type=int, default=8000)
-    p.add_argument("--n-test", type=int, default=2000)
+    p = sub.add_parser("emulate", help="emulate N-MNIST-style events from MNIST digits (the "
+                       "shipped 10,000, or the full MNIST with --mnist-dir)")
+    p.add_argument("--mnist-dir", default=None, help="emulate all of MNIST from this data_dir "
+                   "(bna-zoo prepare mnist), recording i = image i, as N-MNIST was recorded")
+    p.add_argument("--out-dir", default=None, help="default: data/emulated_nmnist (shipped "
+                   "digits) or data/emulated_nmnist_full (--mnist-dir)")
+    p.add_argument("--n-train", type=int, default=None,
+                   help="first N training images (default: 8000 shipped, all of MNIST)")
+    p.add_argument("--n-test", type=int, default=None,
+                   help="first N test images (default: 2000 shipped, all of MNIST)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=cmd_emulate)
     p = sub.add_parser("prepare", help="put the full MNIST where MNISTDataModule reads it, "

@@ -219,6 +219,8 @@ def emulate_batch(images: np.ndarray, seeds: list, cfg: SaccadeSensor | None = N
     if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__len__") or len(seeds) != n:
         count = len(seeds) if hasattr(seeds, "__len__") else type(seeds).__name__
         raise ValueError(f"seeds must hold one seed per image: {n} images but {count} seeds")
+    if n == 0:  # an empty batch (e.g. the tail of a split) records nothing
+        return []
     rngs = [np.random.default_rng(s) for s in seeds]
     ox, oy = cfg.offset_px or ((W - iw * cfg.digit_scale - cfg.path_width_px) / 2,
                                (H - ih * cfg.digit_scale - cfg.path_height_px) / 2)
@@ -393,6 +395,42 @@ def emulate_digits(out_dir: str = "data/emulated_nmnist", n_train: int = 8000, n
         emulate_dataset(tr_x[:n_train], tr_y[:n_train], out_dir, "train", seed, cfg)
     if n_test:
         emulate_dataset(te_x[:n_test], te_y[:n_test], out_dir, "test", seed, cfg)
+
+
+def emulate_mnist(mnist_dir: str = "data", out_dir: str = "data/emulated_nmnist_full",
+                  seed: int = 0, cfg: SaccadeSensor | None = None,
+                  n_train: int | None = None, n_test: int | None = None) -> dict[str, int]:
+    """Emulate MNIST's own splits, as N-MNIST was recorded: every training and test image.
+
+    Reads the IDX files of ``<mnist_dir>/MNIST/raw`` (``bna-zoo prepare mnist`` or torchvision's
+    download) and writes recording ``i`` of a split as file id ``i`` (MNIST's order), so the
+    last 10,000 training ids are MNIST's validation digits (``NMNISTDataModule(val_size=10000)``).
+
+    Args:
+        mnist_dir: the ``data_dir`` of ``MNISTDataModule``.
+        out_dir: the ``data_dir`` for ``NMNISTDataModule``.
+        seed: seed of every recording (see :func:`emulate_dataset`).
+        cfg: sensor and scene parameters.
+        n_train: only the first ``n_train`` training images (None: all 60,000).
+        n_test: only the first ``n_test`` test images (None: all 10,000).
+
+    Returns:
+        recordings written per split.
+    """
+    from .image_files import read_idx_split
+
+    folder = Path(mnist_dir) / "MNIST" / "raw"
+    counts = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        try:
+            images, labels = read_idx_split(folder, split)
+        except FileNotFoundError as err:
+            hint = f"run `bna-zoo prepare mnist --data-dir {mnist_dir}` first"
+            raise FileNotFoundError(f"MNIST's {split} files are not in {folder}: {hint}") from err
+        images, labels = images[:n], labels[:n]
+        emulate_dataset(images, labels, out_dir, split, seed, cfg)
+        counts[split] = len(images)
+    return counts
 
 
 def main() -> None:

@@ -156,6 +156,16 @@ class _EventDataModule(L.LightningDataModule):
         self.download, self.cache_dir = download, cache_dir
         self._n_steps, self.bin_us = n_steps, bin_us
         self.datasets: dict[str, Dataset] = {}
+        self.val_size = 0  # N-MNIST's held-out last recordings by id (NMNISTDataModule)
+
+    @property
+    def holds_out(self) -> bool:
+        """Whether validation uses part of the training split (else the test split)."""
+        return self.val_fraction > 0 or self.val_size > 0
+
+    def _last_by_id(self, full: FrameDataset) -> tuple[np.ndarray, np.ndarray]:
+        raise ValueError(f"val_size is defined for N-MNIST only (its file ids follow MNIST's "
+                         f"order); for {self.name} use val_fraction")
 
     # --- what subclasses provide -------------------------------------------------------------
     def _spec(self) -> FrameSpec:
@@ -201,16 +211,20 @@ class _EventDataModule(L.LightningDataModule):
                 self._dataset(split)
 
     def setup(self, stage: str | None = None) -> None:
-        need_train = stage in (None, "fit") or (stage == "validate" and self.val_fraction > 0)
+        need_train = stage in (None, "fit") or (stage == "validate" and self.holds_out)
         if need_train and "train" not in self.datasets:
             full = self._dataset("train")
-            if self.val_fraction > 0:
+            if self.val_size > 0:
+                train_idx, val_idx = self._last_by_id(full)
+                self.datasets["val"] = Subset(full, val_idx.tolist())
+                self.datasets["train"] = Subset(full, train_idx.tolist())
+            elif self.val_fraction > 0:
                 train_idx, val_idx = seeded_split(len(full), self.val_fraction, self.seed)
                 self.datasets["val"] = Subset(full, val_idx.tolist())
                 self.datasets["train"] = Subset(full, train_idx.tolist())
             else:
                 self.datasets["train"] = full
-        if "test" not in self.datasets and (stage != "fit" or self.val_fraction == 0):
+        if "test" not in self.datasets and (stage != "fit" or not self.holds_out):
             self.datasets["test"] = self._dataset("test")
 
     def _dataset(self, split: str) -> FrameDataset:
@@ -234,7 +248,7 @@ class _EventDataModule(L.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         # val_fraction == 0: validate on the test set, the paper's protocol (best test accuracy).
-        return self._loader("val" if self.val_fraction > 0 else "test", shuffle=False)
+        return self._loader("val" if self.holds_out else "test", shuffle=False)
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
@@ -274,6 +288,9 @@ class NMNISTDataModule(_EventDataModule):
         stabilize: remove saccade motion with tonic's stabilisation (paper: yes).
         binary: binary frames (paper) instead of event counts.
         paper_bins: reproduce the MATLAB converter's ceil/off-by-one binning.
+        val_size: the ``val_size`` training recordings with the largest file ids validate (ids
+            follow MNIST's training order, so 10,000 holds out MNIST's own validation digits,
+            the last 10,000 of its 60,000); excludes ``val_fraction``. 0: see ``val_fraction``.
 
     Batches: ``x`` float32 ``[B, T, 2, 34, 34]`` (channel 0 OFF, 1 ON), ``y`` int64 ``[B]``.
     """
@@ -284,11 +301,28 @@ class NMNISTDataModule(_EventDataModule):
     def __init__(self, data_dir: str = "data", batch_size: int = 32, num_workers: int = 0,
                  val_fraction: float = 0.0, seed: int = 0, n_steps: int = 30, bin_us: int = 3000,
                  download: bool = True, subset: int | None = None, cache_dir: str | None = None,
-                 stabilize: bool = True, binary: bool = True, paper_bins: bool = False):
+                 stabilize: bool = True, binary: bool = True, paper_bins: bool = False,
+                 val_size: int = 0):
         super().__init__(data_dir, batch_size, num_workers, val_fraction, seed, n_steps, bin_us,
                          download, subset, cache_dir)
+        _check_int(val_size, "val_size", "training recordings held out for validation, by "
+                   "largest id; 0 for none", 0)
+        if val_size and val_fraction:
+            raise ValueError(f"val_size={val_size} and val_fraction={val_fraction} both choose "
+                             "a validation set: set one of them to 0")
+        self.val_size = val_size
         self.stabilize, self.binary, self.paper_bins = stabilize, binary, paper_bins
         self.save_hyperparameters()
+
+    def _last_by_id(self, full: FrameDataset) -> tuple[np.ndarray, np.ndarray]:
+        """Training and validation positions: the ``val_size`` largest file ids validate."""
+        refs = full.source.refs
+        if self.val_size >= len(refs):
+            raise ValueError(f"val_size={self.val_size} leaves none of the {len(refs)} training "
+                             "recordings to train on: lower val_size")
+        ids = np.array([int(Path(ref.member or ref.path).stem) for ref in refs])
+        order = np.argsort(ids, kind="stable")
+        return np.sort(order[: -self.val_size]), np.sort(order[-self.val_size:])
 
     def _spec(self) -> FrameSpec:
         return FrameSpec(nmnist_io.SENSOR_SIZE, self._n_steps, self.bin_us, self.binary,

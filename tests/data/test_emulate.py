@@ -224,3 +224,44 @@ def test_emulate_digits_with_zero_test_digits_writes_only_the_train_split(tmp_pa
     emulate.emulate_digits(str(tmp_path), n_train=2, n_test=0)
     assert [p.name for p in tmp_path.iterdir()] == ["Train"]
     assert len(list((tmp_path / "Train").rglob("*.bin"))) == 2
+
+
+def test_an_empty_batch_emulates_to_no_recordings():
+    assert emulate_batch(np.zeros((0, 28, 28), np.uint8), []) == []
+
+
+def test_emulate_mnist_records_image_i_as_id_i_and_val_size_holds_out_the_last_ids(tmp_path):
+    # a miniature MNIST folder in torchvision's IDX layout (the shipped digits as its images)
+    from bna_zoo.data.emulate import emulate_mnist
+    from bna_zoo.data.mnist_pickle import write_idx_files
+
+    images, labels = load_digits()
+    write_idx_files({"train_images": images[:12], "train_labels": labels[:12],
+                     "test_images": images[12:15], "test_labels": labels[12:15]},
+                    tmp_path / "mnist" / "MNIST" / "raw")
+    counts = emulate_mnist(str(tmp_path / "mnist"), str(tmp_path / "emu"), seed=0)
+    assert counts == {"train": 12, "test": 3}
+    for i in (0, 11):  # recording i is image i, with its label, at the seed of id i
+        path = tmp_path / "emu" / "Train" / str(labels[i]) / f"{i:05d}.bin"
+        expected = emulate_batch(images[i:i + 1], [[0, 0, i]])[0]
+        np.testing.assert_array_equal(read_mnist_file(str(path), dtype=EVENT_DTYPE)["t"],
+                                      expected["t"])
+    dm = NMNISTDataModule(str(tmp_path / "emu"), download=False, val_size=4, batch_size=4)
+    dm.setup("fit")
+    val_ids = sorted(int(dm.datasets["train"].dataset.source.refs[i].path[-9:-4])
+                     for i in dm.datasets["val"].indices)
+    assert val_ids == [8, 9, 10, 11]
+    assert len(dm.datasets["train"]) == 8
+    assert "test" not in dm.datasets  # fit with a held-out validation set never reads test
+
+
+def test_emulate_mnist_without_prepared_mnist_says_which_command_makes_it(tmp_path):
+    from bna_zoo.data.emulate import emulate_mnist
+
+    with pytest.raises(FileNotFoundError, match="bna-zoo prepare mnist"):
+        emulate_mnist(str(tmp_path), str(tmp_path / "emu"))
+
+
+def test_val_size_with_val_fraction_is_refused():
+    with pytest.raises(ValueError, match="set one of them to 0"):
+        NMNISTDataModule(val_size=10, val_fraction=0.1)
