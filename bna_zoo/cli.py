@@ -15,8 +15,10 @@ and exit status 2; ``BNA_ZOO_DEBUG=1`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
+import warnings
 
 # Large activations are freshly page-faulted on every allocation without transparent huge pages
 # (~35 ms per 47 MB tensor on CPU); torch reads this only at import, so set it first.
@@ -61,9 +63,34 @@ def _user_errors() -> tuple[type[BaseException], ...]:
             *lightning)
 
 
+class _DropTips(logging.Filter):
+    """Drops Lightning's advertising tips (a cloud logger) from its rank-zero log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("\N{ELECTRIC LIGHT BULB} Tip")
+
+
+def quiet_third_party(lightning_info: bool = True) -> None:
+    """Keep libraries' tips and deprecation notices about their own internals off the terminal.
+
+    Args:
+        lightning_info: keep Lightning's INFO lines (devices, checkpoints); the zoo commands that
+            only evaluate turn them off, since they would repeat for every model.
+    """
+    # Lightning's own code calls torch's deprecated LeafSpec check; nothing a user can act on
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.* is deprecated", category=FutureWarning)
+    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, _DropTips) for f in rank_zero.filters):
+        rank_zero.addFilter(_DropTips())
+    if not lightning_info:
+        # this logger, not "lightning.pytorch", whose level Lightning resets when imported
+        rank_zero.setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``bna-zoo`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    quiet_third_party(lightning_info=not argv or argv[0] in LIGHTNING_COMMANDS)
     try:
         if argv and argv[0] in LIGHTNING_COMMANDS:
             from .lightning_cli import run_lightning_cli

@@ -202,13 +202,31 @@ class _EventDataModule(L.LightningDataModule):
         return {k: getattr(d, "cache_status", None) for k, d in self.datasets.items()}
 
     # --- Lightning hooks ---------------------------------------------------------------------
-    def prepare_data(self) -> None:
-        """Download missing splits (only here, rank 0) and fill the frame cache once."""
-        for split in ("train", "test"):
+    def prepare_data(self, stage: str | None = None) -> None:
+        """Download the missing splits a stage reads (only here, rank 0) and cache their frames.
+
+        Args:
+            stage: ``"fit"``, ``"validate"``, ``"test"`` or ``"predict"``; None takes the
+                attached Trainer's (Lightning calls this without one), else both splits. A test
+                or predict run never asks for the training split.
+        """
+        for split in self._splits_for(stage):
             if self.download:
                 self._fetch(split)
             if self.cache_dir is not None:
                 self._dataset(split)
+
+    def _splits_for(self, stage: str | None) -> tuple[str, ...]:
+        if stage is None:
+            trainer = getattr(self, "trainer", None)
+            fn = getattr(getattr(trainer, "state", None), "fn", None)
+            stage = {"fit": "fit", "validate": "validate", "test": "test",
+                     "predict": "predict"}.get(getattr(fn, "value", None))
+        if stage in ("test", "predict") or (stage == "validate" and not self.holds_out):
+            return ("test",)
+        if stage == "fit" and self.holds_out:
+            return ("train",)
+        return ("train", "test")
 
     def setup(self, stage: str | None = None) -> None:
         need_train = stage in (None, "fit") or (stage == "validate" and self.holds_out)

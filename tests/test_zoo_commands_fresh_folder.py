@@ -1,0 +1,48 @@
+"""The zoo commands as a new user runs them: the installed command, in an empty folder, offline.
+
+Nothing is downloaded (HF_HUB_OFFLINE=1; no dataset host reachable): each shipped model is
+measured and drawn from what travels with the package.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def bna_zoo(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env.pop("BNA_ZOO_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "bna_zoo", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=900)
+
+
+def test_eval_of_nmnist_cnn_in_an_empty_folder_emulates_its_card_data_and_says_so(tmp_path):
+    run = bna_zoo(tmp_path, "eval", "nmnist-cnn")
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = run.stdout
+    assert "emulated them from the 2,000 held-out shipped MNIST digits (seed 0)" in out
+    assert "[1/1] measuring nmnist-cnn ..." in out
+    row = next(line for line in out.splitlines() if line.startswith("| nmnist-cnn"))
+    # the card's number, re-measured on the re-emulated recordings (bit-identical data)
+    from bna_zoo.models import get_entry
+
+    assert f"{100 * get_entry('nmnist-cnn').results.accuracy:.2f}%" in row
+    # no train split asked for, no Lightning banner or tip, no third-party deprecation
+    assert not (tmp_path / "data" / "emulated_nmnist" / "Train").exists()
+    for noise in ("GPU available", "Tip:", "LeafSpec", "train split"):
+        assert noise not in out + run.stderr, noise
+
+
+def test_show_nmnist_cnn_in_an_empty_folder_draws_the_sample(tmp_path):
+    run = bna_zoo(tmp_path, "show", "nmnist-cnn", "--sample", "3")
+    assert run.returncode == 0, run.stderr[-3000:]
+    png = tmp_path / "nmnist-cnn-sample3.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "emulated them from the 2,000 held-out shipped MNIST digits" in run.stdout
