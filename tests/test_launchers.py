@@ -154,7 +154,7 @@ def test_python_dash_m_ddp_relaunches_the_module(tmp_path, tmp_path_factory):
 def test_torchrun_single_node_two_processes_matches_one_process(tmp_path, tmp_path_factory):
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                 "--master_addr", "127.0.0.1", "--master_port", str(free_port())]
-    run([*torchrun, bna_zoo_script(), *RUN, *per_rank(2), "--trainer.strategy", "ddp",
+    run([*torchrun, "-m", "bna_zoo", *RUN, *per_rank(2), "--trainer.strategy", "ddp",
          "--trainer.devices", "2"], tmp_path)
     diff = largest_difference(final_weights(tmp_path), one_process(tmp_path_factory))
     assert diff < WEIGHT_TOL, diff
