@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 import lightning as L
+import yaml
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.loggers import CSVLogger
 
 # imported (not only the lazy bna_zoo.data) so jsonargparse finds them as subclasses of
 # LightningDataModule: that is what lets `--data FashionMNISTDataModule` resolve
 import bna_zoo.data.events  # noqa: F401
 import bna_zoo.data.images  # noqa: F401
 
+from . import runs
 from .model import BNAModel
 from .models.render import recipe_path
 
@@ -30,14 +34,48 @@ def _valid_strategies() -> list[str]:
                    "single_device", *StrategyRegistry.available_strategies()})
 
 
+_CHECKPOINT = "lightning.pytorch.callbacks.ModelCheckpoint"
+
+
+class RunLogger(CSVLogger):
+    """Lightning's ``CSVLogger`` whose folder follows ``--trainer.default_root_dir``.
+
+    ``save_dir`` left out (None): the CLI sets it to the Trainer's ``default_root_dir``, so that
+    one flag moves a run's logs, config, checkpoints and model folder together (a plain
+    ``CSVLogger`` needs its own ``save_dir``). Outside the CLI, None is the current folder.
+    """
+
+    def __init__(self, save_dir: str | None = None, name: str = "",
+                 version: int | str | None = None, prefix: str = "",
+                 flush_logs_every_n_steps: int = 100) -> None:
+        super().__init__(save_dir if save_dir is not None else ".", name, version, prefix,
+                         flush_logs_every_n_steps)
+
+
 class BNAZooCLI(LightningCLI):
-    """LightningCLI that validates the run before training and reports the test result."""
+    """LightningCLI with one folder per run, checked resumption, and a model folder after fit.
+
+    See :mod:`bna_zoo.runs`: every run writes into ``<default_root_dir>/<version>/`` (logs,
+    resolved config, ``checkpoints/``, ``model/``); ``--ckpt_path last`` resumes the newest run
+    with the command's settings and refuses one whose settings differ.
+    """
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.add_argument(
             "--test_after_fit", type=bool, default=True,
-            help="after fit, test the best checkpoint and print its accuracy and path",
+            help="after fit, test the best checkpoint, save it as a model folder and print both",
         )
+        parser.add_argument(
+            "--run_name", type=str | None, default=None,
+            help="name of this run's folder under --trainer.default_root_dir (default: "
+                 "version_N, the next free number)",
+        )
+
+    def _parse_ckpt_path(self) -> None:
+        # LightningCLI would overwrite the command's model settings with the checkpoint's
+        # hyperparameters, silently; the run's settings are compared instead (before
+        # instantiation) and a checkpoint trained with other ones is refused by name
+        return
 
     def before_instantiate_classes(self) -> None:
         cfg = self.config[self.subcommand] if self.subcommand else self.config
@@ -50,6 +88,45 @@ class BNAZooCLI(LightningCLI):
                 f"error: unknown --trainer.strategy {strategy!r}; valid choices: "
                 f"{', '.join(_valid_strategies())}"
             )
+        if self.subcommand == "fit":
+            self._place_run(cfg)
+
+    def _place_run(self, cfg) -> None:
+        """Logger under default_root_dir, the run's version, checkpoints on or off, resume."""
+        trainer = cfg.trainer
+        if trainer.get("enable_checkpointing") is False and trainer.get("callbacks"):
+            # Lightning refuses ModelCheckpoint callbacks with checkpointing off: the recipe's
+            # go, so the flag does what it says
+            trainer.callbacks = [c for c in trainer.callbacks
+                                 if getattr(c, "class_path", None) != _CHECKPOINT]
+        logger = trainer.get("logger")
+        args = getattr(logger, "init_args", None)
+        if args is None or "save_dir" not in args:
+            return  # no logger, or one without a folder: Lightning's own placement
+        if args.get("save_dir") is None:
+            args.save_dir = trainer.get("default_root_dir") or "."
+        if cfg.get("run_name"):
+            args.version = cfg.run_name
+        log_root = Path(args.save_dir) / (args.get("name") or "")
+        settings = self._settings(cfg)
+        ckpt = cfg.get("ckpt_path")
+        if ckpt == "last":
+            run = runs.resolve_last(log_root, settings)
+            if run is None:
+                print(f"--ckpt_path last: no earlier run in {log_root}; starting a new one",
+                      flush=True)
+                cfg.ckpt_path = None
+            else:
+                print(f"resuming {run} (same settings)", flush=True)
+                cfg.ckpt_path = str(run / "checkpoints" / "last.ckpt")
+                args.version = run.name
+        elif ckpt not in (None, "best", "hpc", "registry") and Path(ckpt).is_file():
+            runs.check_checkpoint(Path(ckpt), settings)
+
+    def _settings(self, cfg) -> dict:
+        """The compared settings of this command, as its run's config.yaml will hold them."""
+        dumped = yaml.safe_load(self._parser(self.subcommand).dump(cfg, skip_none=False))
+        return runs.flat_settings(dumped.get("model") or {}, dumped.get("data"))
 
     def after_fit(self) -> None:
         if not self.config["fit"].get("test_after_fit", True):
@@ -59,10 +136,43 @@ class BNAZooCLI(LightningCLI):
         best = getattr(callback, "best_model_path", "") if callback else ""
         results = trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None,
                                verbose=False)
-        if trainer.is_global_zero and results:
-            acc = results[0].get("test_acc")
-            where = best or "(no checkpoint saved: enable a ModelCheckpoint callback)"
-            print(f"\ntest accuracy: {100 * float(acc):.2f}%  checkpoint: {where}", flush=True)
+        if not (trainer.is_global_zero and results):
+            return
+        acc = results[0].get("test_acc")
+        where = best or "(no checkpoint saved: the weights at the end of training)"
+        folder = save_run_model(self.model, self.datamodule, trainer, results[0], best,
+                                self.config["fit"].get("seed_everything"))
+        print(f"\ntest accuracy: {100 * float(acc):.2f}%  checkpoint: {where}", flush=True)
+        if folder is not None:
+            print(f"model folder: {folder}  (BNAModel.from_pretrained({str(folder)!r}))",
+                  flush=True)
+
+
+def save_run_model(model: BNAModel, datamodule: L.LightningDataModule, trainer: L.Trainer,
+                   metrics: dict, checkpoint: str, seed: int | None) -> Path | None:
+    """Write the tested weights as ``<run>/model`` (``save_pretrained``), named after the data.
+
+    The data's own name and class names go into ``config.json`` and the card (the classes unless
+    ``--model.labels`` named them), with the test number just measured and where it was
+    measured (split, folder, sample count).
+    """
+    log_dir = trainer.log_dir
+    if log_dir is None:
+        return None
+    name = getattr(datamodule, "dataset_name", None) or type(datamodule).__name__
+    classes = list(getattr(datamodule, "classes", None) or [])
+    if not model.hparams.get("labels") and len(classes) == model.net.num_classes:
+        model.labels = [str(c) for c in classes]  # trained on these, whatever the zoo entry's
+    test = trainer.test_dataloaders
+    n = len(test.dataset) if test is not None and hasattr(test, "dataset") else None
+    where = f"{name}, test split in {getattr(datamodule, 'data_dir', '?')}"
+    measured = f"{where} ({n:,} samples)" if n else where
+    return model.save_pretrained(
+        Path(log_dir) / "model", dataset=name, measured_on=measured,
+        metrics={k: float(v) for k, v in metrics.items()
+                 if k in ("test_acc", "test_loss", "test_rate")},
+        epochs=trainer.current_epoch, seed=seed,
+        note=f"Saved by bna-zoo fit from {checkpoint or 'the final weights'}.")
 
 
 def expand_recipes(argv: list[str]) -> list[str]:

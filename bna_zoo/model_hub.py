@@ -71,7 +71,7 @@ class HubIO(
                         metrics: dict[str, float] | None = None, repo_id: str | None = None,
                         config: dict | None = None,
                         model_card_kwargs: dict[str, Any] | None = None,
-                        **card_fields: Any) -> Path:
+                        dataset: str | None = None, **card_fields: Any) -> Path:
         """Write ``config.json``, ``model.safetensors`` and a ``README.md`` card, atomically.
 
         Args:
@@ -80,6 +80,7 @@ class HubIO(
             repo_id: unused (the mixin's argument; the card names ``bna-zoo/<name>``).
             config: unused (``config.json`` is always derived from the model).
             model_card_kwargs: more card fields (what ``push_to_hub`` passes through).
+            dataset: the name of the data it was trained on; default: its zoo entry's.
             **card_fields: how the run was made: ``command``, ``eval_command``, ``hardware``,
                 ``wall_time``, ``epochs``, ``seed``, ``history``, ``note``, ``measured_on``...
 
@@ -88,7 +89,8 @@ class HubIO(
         """
         fields = {**(model_card_kwargs or {}), **card_fields}
         metrics = fields.pop("metrics", None) if metrics is None else metrics
-        return hub.save_folder(self, save_directory, metrics=metrics, training=fields)
+        return hub.save_folder(self, save_directory, metrics=metrics, training=fields,
+                               dataset=dataset)
 
     def _save_pretrained(self, save_directory: Path) -> None:  # the ModelHubMixin hook
         self.save_pretrained(save_directory)

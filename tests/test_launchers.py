@@ -86,7 +86,8 @@ def run_many(cmds: list[tuple[list[str], dict[str, str]]], cwd: Path,
 
 
 def run_folder(cwd: Path) -> Path:
-    return cwd / "runs" / "fashionmnist-mlp"
+    """The run's own folder (the recipe's default_root_dir, then Lightning's version)."""
+    return cwd / "runs" / "fashionmnist-mlp" / "version_0"
 
 
 def final_weights(cwd: Path) -> dict[str, torch.Tensor]:
@@ -105,8 +106,8 @@ def largest_difference(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -
 def assert_one_set_of_outputs(cwd: Path, epochs: int = 2) -> None:
     """Rank 0 alone wrote logs, config and checkpoints: one of each, none overwritten."""
     folder = run_folder(cwd)
-    assert sorted(p.name for p in (folder / "logs").iterdir()) == ["version_0"]
-    log = (folder / "logs" / "version_0" / "metrics.csv").read_text().splitlines()
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["version_0"]
+    log = (folder / "metrics.csv").read_text().splitlines()
     val_rows = [row for row in log[1:] if row.split(",")[log[0].split(",").index("val_acc")]]
     assert len(val_rows) == epochs  # one validation row per epoch: a second rank would add more
     ckpts = sorted(p.name for p in (folder / "checkpoints").iterdir())

@@ -58,8 +58,12 @@ def _dropout_mode(net: Any) -> str:
 
 
 def build_config(model: Any, metrics: dict[str, float] | None = None,
-                 training: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The ``config.json`` content of ``model``: everything loading and predicting need."""
+                 training: dict[str, Any] | None = None,
+                 dataset: str | None = None) -> dict[str, Any]:
+    """The ``config.json`` content of ``model``: everything loading and predicting need.
+
+    ``dataset``: the name of the data it was trained on, when not its zoo entry's.
+    """
     from .. import __version__
 
     unknown = sorted(set(training or {}) - set(TRAINING_FIELDS))
@@ -74,7 +78,7 @@ def build_config(model: Any, metrics: dict[str, float] | None = None,
         "library_name": "bna_zoo",
         "bna_zoo_version": __version__,
         "name": model.zoo_name,
-        "dataset": entry.dataset if entry is not None else None,
+        "dataset": dataset or (entry.dataset if entry is not None else None),
         "init_args": init_args,
         "model_args": model_args(model),
         "num_classes": model.net.num_classes,
@@ -87,9 +91,9 @@ def build_config(model: Any, metrics: dict[str, float] | None = None,
 
 
 def save_folder(model: Any, directory: str | os.PathLike, metrics: dict[str, float] | None = None,
-                training: dict[str, Any] | None = None) -> Path:
+                training: dict[str, Any] | None = None, dataset: str | None = None) -> Path:
     """``config.json`` + ``model.safetensors`` + card of ``model``, written atomically."""
-    config = build_config(model, metrics, training)
+    config = build_config(model, metrics, training, dataset)
     card = render_card(config)  # rendered before anything is written
     # clone: contiguous, on CPU, and no storage shared between tensors (safetensors refuses it)
     state = {k: v.detach().cpu().contiguous().clone() for k, v in model.net.state_dict().items()}

@@ -1,0 +1,104 @@
+"""One folder per run: ``bna-zoo fit`` as a user runs it, several runs in one folder.
+
+Runs of different settings never share, overwrite or resume each other; ``--ckpt_path last``
+resumes the newest run with the command's settings and refuses, naming the differences, when
+there is none; ``fit`` ends with a model folder that ``from_pretrained`` loads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bna_zoo import runs
+
+FIT = ["fit", "--config", "zoo:fashionmnist-mlp", "--data", "MNISTDataModule",
+       "--data.shipped_digits", "true", "--data.subset", "128", "--trainer.max_epochs", "1",
+       "--trainer.enable_progress_bar", "false", "--data.batch_size", "32"]
+
+
+def fit(cwd: Path, *extra: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    env.pop("BNA_ZOO_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "bna_zoo", *FIT, *extra], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+@pytest.mark.slow
+def test_runs_of_other_settings_get_their_own_folders_and_last_resumes_the_matching_one(
+        tmp_path):
+    root = tmp_path / "runs" / "fashionmnist-mlp"
+    ok(fit(tmp_path))                                          # version_0: NA
+    ok(fit(tmp_path, "--model.gradient", "surrogate"))         # version_1: surrogate, newer
+    assert sorted(p.name for p in root.iterdir()) == ["version_0", "version_1"]
+    for run in root.iterdir():
+        assert {"config.yaml", "metrics.csv", "checkpoints", "model"} <= {
+            p.name for p in run.iterdir()}
+    na_last = (root / "version_0" / "checkpoints" / "last.ckpt").read_bytes()
+    # the NA command resumes the NA run, not the newer surrogate one, and continues in it
+    resumed = ok(fit(tmp_path, "--trainer.max_epochs", "2", "--ckpt_path", "last"))
+    assert f"resuming {Path('runs/fashionmnist-mlp/version_0')}" in resumed.stdout
+    assert "Restored all states" in resumed.stdout + resumed.stderr
+    assert (root / "version_0" / "checkpoints" / "last.ckpt").read_bytes() != na_last
+    assert sorted(p.name for p in root.iterdir()) == ["version_0", "version_1"]
+    # a setting no run has: refused, naming what differs from the newest run
+    refused = fit(tmp_path, "--model.lr", "0.001", "--ckpt_path", "last")
+    assert refused.returncode == 2
+    assert "model.lr: 0.001 here, 0.0005 in the run" in refused.stderr
+    # a checkpoint of another run, named directly: refused too
+    other = root / "version_1" / "checkpoints" / "last.ckpt"
+    refused = fit(tmp_path, "--ckpt_path", str(other))
+    assert refused.returncode == 2
+    assert "model.gradient: 'na' here, 'surrogate' in the run" in refused.stderr
+
+
+@pytest.mark.slow
+def test_root_dir_run_name_and_no_checkpointing_put_everything_in_one_folder(tmp_path):
+    result = ok(fit(tmp_path, "--trainer.default_root_dir", "elsewhere", "--run_name", "trial",
+                    "--trainer.enable_checkpointing", "false"))
+    run = tmp_path / "elsewhere" / "trial"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere"]
+    assert {"config.yaml", "metrics.csv", "model"} <= {p.name for p in run.iterdir()}
+    assert not (run / "checkpoints").exists()
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith(f"model folder: {Path('elsewhere/trial/model')}")
+
+
+@pytest.mark.slow
+def test_fit_ends_with_a_model_folder_named_after_the_data_it_trained_on(tmp_path):
+    from bna_zoo import BNAModel
+
+    ok(fit(tmp_path))
+    folder = tmp_path / "runs" / "fashionmnist-mlp" / "version_0" / "model"
+    config = json.loads((folder / "config.json").read_text())
+    # a Fashion-MNIST recipe trained on MNIST digits: the folder says MNIST and its classes
+    assert config["dataset"] == "MNIST"
+    assert config["labels"][0] == "0 - zero"
+    assert config["training"]["measured_on"].endswith("(21 samples)")
+    model = BNAModel.from_pretrained(str(folder))
+    assert model.labels == config["labels"]
+    assert 0 <= config["metrics"]["accuracy"] <= 1
+
+
+def test_settings_comparison_ignores_what_may_change_on_resume():
+    a = runs.flat_settings({"lr": 1e-3, "pretrained": "x"},
+                           {"class_path": "D", "init_args": {"num_workers": 0, "batch_size": 8}})
+    b = runs.flat_settings({"lr": 1e-3, "pretrained": None},
+                           {"class_path": "D", "init_args": {"num_workers": 4, "batch_size": 8}})
+    assert a == b
+    c = runs.flat_settings({"lr": 1e-3}, {"class_path": "E", "init_args": {"batch_size": 8}})
+    assert runs.differences(a, c) == ["data.class_path: 'D' here, 'E' in the run"]
+
+
+def test_resolve_last_with_no_runs_starts_fresh(tmp_path):
+    assert runs.resolve_last(tmp_path / "nothing", {"model.lr": 1}) is None
