@@ -21,6 +21,7 @@ from lightning.pytorch.loggers import CSVLogger
 # LightningDataModule: that is what lets `--data FashionMNISTDataModule` resolve
 import bna_zoo.data.events  # noqa: F401
 import bna_zoo.data.images  # noqa: F401
+import bna_zoo.data.own  # noqa: F401
 
 from . import runs
 from .model import BNAModel

@@ -17,6 +17,8 @@ MODULES = {
     "CIFAR10DataModule": "images",
     "NMNISTDataModule": "events",
     "DVSGestureDataModule": "events",
+    "ImageFolderDataModule": "own",
+    "ArrayDataModule": "own",
 }
 
 __all__ = sorted(MODULES)

@@ -484,6 +484,8 @@ class FashionMNISTDataModule(_IDXDataModule):
 
     Args:
         system_dir: folder with the gzip IDX files of a system-wide copy; None disables it.
+            Debian's copy (the default) fills only the default ``data_dir`` ("data"), never a
+            folder you named for your own files.
         Others: see :class:`_ImageDataModule`.
     """
 
@@ -514,7 +516,12 @@ class FashionMNISTDataModule(_IDXDataModule):
         return BatchAugment(padding=4, hflip=True, degrees=5)
 
     def _gz_sources(self) -> list[tuple[Path, bool]]:
-        system = [(Path(self.system_dir), True)] if self.system_dir else []
+        # Debian's copy fills only the default data folder (or any, when system_dir was named
+        # on purpose): a data_dir the user named holds the user's files, and 54 MB of the real
+        # dataset copied into it would hide that theirs are missing (then fail on its labels)
+        wanted = (Path(self.data_dir) == Path("data")
+                  or self.system_dir != DEBIAN_FASHION_MNIST_DIR)
+        system = [(Path(self.system_dir), True)] if self.system_dir and wanted else []
         return super()._gz_sources() + system
 
     def _how_to_obtain(self) -> str:

@@ -332,10 +332,11 @@ def test_system_copy_with_wrong_counts_is_rejected_naming_the_file(tmp_path, fak
     reason=f"Debian's dataset-fashion-mnist is not installed ({DEBIAN_FASHION_MNIST_DIR} missing; "
     "apt-get install dataset-fashion-mnist)",
 )
-def test_debian_fashion_mnist_package_provides_the_full_dataset(tmp_path):
-    dm = FashionMNISTDataModule(data_dir=str(tmp_path), download=False, subset=600, batch_size=32)
+def test_debian_fashion_mnist_package_provides_the_full_dataset(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default data folder, "data", is the one it fills
+    dm = FashionMNISTDataModule(download=False, subset=600, batch_size=32)
     dm.prepare_data()
-    raw = tmp_path / "FashionMNIST" / "raw"
+    raw = tmp_path / "data" / "FashionMNIST" / "raw"
     labels = read_idx(raw / "train-labels-idx1-ubyte", 1, 60000)
     assert np.bincount(labels).tolist() == [6000] * 10  # Fashion-MNIST is exactly balanced
     assert read_idx(raw / "t10k-images-idx3-ubyte", 3, 10000).shape == (10000, 28, 28)
@@ -343,6 +344,24 @@ def test_debian_fashion_mnist_package_provides_the_full_dataset(tmp_path):
     x, y = next(iter(dm.test_dataloader()))
     assert x.shape == (32, 1, 28, 28) and y.dtype == torch.int64
     assert -0.5 < x.mean().item() < 0.5  # MNIST stats roughly centre Fashion-MNIST too
+
+
+def test_a_data_dir_the_user_named_is_never_filled_from_the_system_copy(tmp_path):
+    system = tmp_path / "system"
+    system.mkdir()
+    (system / "train-images-idx3-ubyte.gz").write_bytes(b"")  # presence is enough to tempt it
+    dm = FashionMNISTDataModule(data_dir=str(tmp_path / "mydata"), download=False)
+    dm.system_dir = str(system)  # as if Debian's default
+    import bna_zoo.data.images as images
+
+    images_default = images.DEBIAN_FASHION_MNIST_DIR
+    try:
+        images.DEBIAN_FASHION_MNIST_DIR = str(system)
+        with pytest.raises(DatasetNotFoundError, match="mydata"):
+            dm.prepare_data()
+    finally:
+        images.DEBIAN_FASHION_MNIST_DIR = images_default
+    assert not (tmp_path / "mydata" / "FashionMNIST" / "raw" / "train-images-idx3-ubyte").exists()
 
 
 # --------------------------------------------------------------------------- corrupted files
