@@ -25,6 +25,7 @@ import bna_zoo.data.own  # noqa: F401
 
 from . import runs
 from .model import BNAModel
+from .models import ZOO
 from .models.render import recipe_path
 
 
@@ -198,6 +199,8 @@ def expand_recipes(argv: list[str]) -> list[str]:
             name = out[i + 1] if arg == "--model.name" and i + 1 < len(out) else (
                 arg.split("=", 1)[1] if arg.startswith("--model.name=") else None)
             if name is not None and "--help" not in out and "-h" not in out:
+                if name not in ZOO and has("--model.arch"):
+                    return out  # a network of your own: no recipe, give --data
                 return [out[0], "--config", str(recipe_path(name)), *out[1:]]
     return out
 

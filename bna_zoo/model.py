@@ -46,14 +46,26 @@ _TRAINING_ARGS = {
 }
 
 
+#: a network of your own (a name not in the zoo): the paper's settings where you give none
+OWN_NETWORK_DEFAULTS = {"n_steps": 5, "tau_m": 5.0, "tau_s": 2.0, "theta": 1.0,
+                        "conv_weight_scale": 1.0, "linear_weight_scale": 1.0,
+                        "dropout_mode": "neuron", "input_kind": "image"}
+
+
 class BNAModel(L.LightningModule, HubIO):
     """A zoo architecture trained with NA (or a surrogate gradient) under Lightning.
 
     Args:
-        name: zoo name of the architecture (see :func:`bna_zoo.list_models`), or any name when
-            ``arch_overrides`` holds every network setting (a checkpoint of a model that is not
-            in the zoo).
-        arch_overrides: overrides of the entry's network settings (e.g. ``{"n_steps": 10}``).
+        name: zoo name of the architecture (see :func:`bna_zoo.list_models`), or a name of your
+            own for a network that is not in the zoo: then ``arch`` and ``input_shape`` are
+            needed, and the other settings default to the paper's (T=5, tau_m 5, tau_s 2,
+            threshold 1, kernel loss).
+        arch_overrides: overrides of the network settings, applied last (e.g.
+            ``{"n_steps": 10}``); any of ``bna_zoo.models.zoo.NET_FIELDS``.
+        arch: layers in paper notation (``"400-400-10"``, ``"32C5p2-P2-64C5p2-P2-1024-10"``);
+            None keeps the zoo entry's.
+        input_shape: per-step input ``[C, H, W]``; None keeps the entry's.
+        n_steps: time steps T; None keeps the entry's (5 for a network of your own).
         num_classes: output classes; ``None`` keeps the architecture's. Differing from a
             ``pretrained`` model's, the output layer starts fresh (fine-tuning).
         labels: class names, index order; ``None`` keeps the dataset's when the class count
@@ -80,6 +92,9 @@ class BNAModel(L.LightningModule, HubIO):
         self,
         name: str = "fashionmnist-mlp",
         arch_overrides: dict[str, Any] | None = None,
+        arch: str | None = None,
+        input_shape: list[int] | None = None,
+        n_steps: int | None = None,
         num_classes: int | None = None,
         labels: list[str] | None = None,
         gradient: str = "na",
@@ -101,7 +116,9 @@ class BNAModel(L.LightningModule, HubIO):
                                grad_clip=grad_clip, weight_clamp=weight_clamp).items():
             check_real(arg, value, *_TRAINING_ARGS[arg])
         self.save_hyperparameters()
-        overrides = dict(arch_overrides or {})
+        explicit = {k: v for k, v in dict(arch=arch, input_shape=input_shape,
+                                           n_steps=n_steps).items() if v is not None}
+        overrides = {**explicit, **(arch_overrides or {})}
         self.entry = ZOO.get(name)
         net_args, base_loss, base_loss_args = self._network_settings(name, overrides)
         self.net = create_model(name, gradient=gradient, variant=variant, clip=clip,
@@ -132,10 +149,16 @@ class BNAModel(L.LightningModule, HubIO):
         if self.entry is not None:
             return overrides, loss or self.entry.loss, (
                 loss_args if loss_args is not None else self.entry.loss_args)
-        missing = sorted(set(NET_FIELDS) - set(overrides))
-        if missing or loss is None:
-            get_entry(name)  # the KeyError that lists the zoo names
-        return overrides, loss, loss_args or {}
+        if "arch" not in overrides or "input_shape" not in overrides:
+            try:
+                get_entry(name)  # the KeyError that lists the zoo names
+            except KeyError as err:
+                raise KeyError(
+                    f"{err.args[0]}. For a network of your own, give its layers and input: "
+                    f"BNAModel(name={name!r}, arch='400-400-10', input_shape=[1, 28, 28], "
+                    "n_steps=5), or on the command line --model.arch 400-400-10 "
+                    "--model.input_shape '[1, 28, 28]' --data MNISTDataModule") from None
+        return {**OWN_NETWORK_DEFAULTS, **overrides}, loss or "kernel", loss_args or {}
 
     def _labels(self, labels: list[str] | None) -> list[str] | None:
         n = self.net.num_classes
