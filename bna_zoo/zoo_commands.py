@@ -57,7 +57,8 @@ def ensure_measurement_data(name: str, datamodule: L.LightningDataModule) -> str
 
 
 def evaluate(model, datamodule: L.LightningDataModule, limit: int | float | None = None) -> dict:
-    """Test ``model`` on ``datamodule``'s test set; returns accuracy, loss and firing rate."""
+    """Test ``model`` on ``datamodule``'s test set: accuracy, loss, firing rate and how many
+    samples that was (``samples``)."""
     import lightning as L
 
     trainer = L.Trainer(
@@ -66,24 +67,48 @@ def evaluate(model, datamodule: L.LightningDataModule, limit: int | float | None
         enable_progress_bar=False,
     )
     (result,) = trainer.test(model, datamodule=datamodule, verbose=False)
+    loader = trainer.test_dataloaders
+    samples = len(loader.dataset)
+    if limit is not None:  # Lightning's reading: an int counts batches, a float a share of them
+        batches = limit if isinstance(limit, int) else max(1, int(limit * len(loader)))
+        samples = min(samples, batches * loader.batch_size)
     return {"accuracy": float(result["test_acc"]), "loss": float(result["test_loss"]),
-            "firing_rate": float(result["test_rate"])}
+            "firing_rate": float(result["test_rate"]), "samples": samples}
 
 
 def _table(rows: list[dict]) -> str:
-    """Our accuracy, the data it was measured on, the published number and the difference."""
-    head = ("| model | our test acc. | measured on | published best | difference | T | params "
-            "| firing rate |")
-    lines = [head, "|---|---|---|---|---|---|---|---|"]
+    """Our accuracy, what it was measured on (samples, where), the published number."""
+    head = ("| model | our test acc. | samples | measured on | published best | difference "
+            "| T | params | firing rate |")
+    lines = [head, "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         ref = r["reference"]
         best = f"{ref[1]:.2f}% ({ref[0]})" if ref else "-"
-        diff = f"{100 * r['accuracy'] - ref[1]:+.2f} pt" if ref else "-"
+        diff = f"{100 * r['accuracy'] - ref[1]:+.2f} pt" if ref and r["cards_data"] else "-"
         lines.append(
-            f"| {r['name']} | {100 * r['accuracy']:.2f}% | {r['measured_on']} | {best} | {diff} "
-            f"| {r['T']} | {r['params']:,} | {r['firing_rate']:.4f} |"
+            f"| {r['name']} | {100 * r['accuracy']:.2f}% | {r['samples']:,} | "
+            f"{r['measured_on']} | {best} | {diff} | {r['T']} | {r['params']:,} "
+            f"| {r['firing_rate']:.4f} |"
         )
     return "\n".join(lines)
+
+
+def describe_data(entry: Any, metrics: dict, data_dir: str | None, source: str
+                  ) -> tuple[str, bool]:
+    """What a measurement ran on, and whether that is the data of the entry's card.
+
+    The card's words (and a comparison with the published number) only when the data are the
+    card's: its source (the card's stand-in where no ``--data-dir`` is given; the benchmark
+    itself in any folder when the card was measured on the benchmark) and its sample count;
+    otherwise "your data", with the count and the folder.
+    """
+    card = entry.results
+    same_count = card.accuracy is not None and card.samples in (None, metrics["samples"])
+    same_source = data_dir is None or card.measured_on is None
+    if same_count and same_source:
+        return f"{entry.measured_on()}; in {source}", True
+    return (f"your data ({metrics['samples']:,} samples, {entry.dataset} format, "
+            f"in {source})"), False
 
 
 def cmd_list(args: argparse.Namespace) -> None:
@@ -124,10 +149,10 @@ def cmd_eval(args: argparse.Namespace) -> None:
             missing.append(f"{name}: {str(err).splitlines()[0]} (see its card for the data)")
             continue
         entry = get_entry(name)
-        on = entry.measured_on() if args.data_dir is None else f"{entry.dataset} in {args.data_dir}"
-        if args.limit is not None:
-            on += f" (first {args.limit} batches only)"
-        rows.append({"name": name, **metrics, "measured_on": on, "T": model.net.n_steps,
+        on, cards = describe_data(entry, metrics, args.data_dir,
+                                  str(getattr(dm, "data_dir", "?")))
+        rows.append({"name": name, **metrics, "measured_on": on, "cards_data": cards,
+                     "T": model.net.n_steps,
                      "params": sum(p.numel() for p in model.net.parameters()),
                      "reference": entry.reference})
     print(_table(rows))

@@ -46,3 +46,17 @@ def test_show_nmnist_cnn_in_an_empty_folder_draws_the_sample(tmp_path):
     png = tmp_path / "nmnist-cnn-sample3.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "emulated them from the 2,000 held-out shipped MNIST digits" in run.stdout
+
+
+def test_eval_on_other_data_in_the_cards_place_says_your_data_and_compares_nothing(tmp_path):
+    # 50 emulated test digits where the card's 2,000 would be (made so that `show` works)
+    made = bna_zoo(tmp_path, "emulate", "--n-train", "0", "--n-test", "50")
+    assert made.returncode == 0, made.stderr[-2000:]
+    run = bna_zoo(tmp_path, "eval", "nmnist-cnn")
+    assert run.returncode == 0, run.stderr[-3000:]
+    row = next(line for line in run.stdout.splitlines() if line.startswith("| nmnist-cnn"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2] == "50"
+    assert cells[3] == "your data (50 samples, N-MNIST format, in data/emulated_nmnist)"
+    assert cells[5] == "-"  # no difference to a published number for 50 samples
+    assert "emulated" not in run.stdout.split("| model")[0]  # nothing re-emulated over it

@@ -22,7 +22,15 @@ def _data_dir(name: str, tmp_path: Path) -> str | None:
     if entry.dataset == "Fashion-MNIST":
         if not Path(DEBIAN_FASHION_MNIST_DIR).is_dir():
             pytest.skip("needs Debian's dataset-fashion-mnist (.ci/run installs it)")
-        return str(tmp_path)  # the DataModule imports the system copy into it
+        # the system copy, as a user places it (.gz files where the IDX files go); the
+        # DataModule fills only its default folder from the system on its own
+        import shutil
+
+        raw = tmp_path / "FashionMNIST" / "raw"
+        raw.mkdir(parents=True)
+        for gz in Path(DEBIAN_FASHION_MNIST_DIR).glob("*-ubyte.gz"):
+            shutil.copy(gz, raw / gz.name)
+        return str(tmp_path)
     if name == "nmnist-cnn":
         # the card's test split: the 2,000 held-out shipped digits, emulated with seed 0
         from bna_zoo.data.digits import load_digits, split_digits
@@ -68,7 +76,7 @@ def test_bna_zoo_eval_prints_the_table_with_the_reference_number(tmp_path, capsy
     acc = get_entry("fashionmnist-mlp").results.accuracy
     row = next(line for line in out.splitlines() if line.startswith("| fashionmnist-mlp |"))
     # our number, what it was measured on, the published number and the difference
-    assert f"| {100 * acc:.2f}% |" in row and "Fashion-MNIST in" in row
+    assert f"| {100 * acc:.2f}% | 10,000 | Fashion-MNIST, test split; in {tmp_path} |" in row
     assert "89.92% (TSSL-BP" in row and f"{100 * acc - 89.92:+.2f} pt" in row
 
 

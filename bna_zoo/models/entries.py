@@ -22,7 +22,7 @@ ENTRIES = [
         summary="The MNIST spiking CNN of the NA paper: two convolution layers with sum pooling "
                 "and a 300-neuron hidden layer.",
         results=Results(
-            accuracy=0.9929999709129333, firing_rate=0.1690831333398819,
+            accuracy=0.9929999709129333, firing_rate=0.1690831333398819, samples=2000,
             command="bna-zoo fit --config zoo:mnist-cnn --data.shipped_digits true "
                     "--data.download false",
             eval_command="bna-zoo eval mnist-cnn", hardware=_CPU1,
@@ -54,7 +54,7 @@ ENTRIES = [
         summary="The N-MNIST spiking CNN of the TSSL-BP/NA configs, on 3 ms binary event frames "
                 "with saccade motion removed.",
         results=Results(
-            accuracy=0.9660000205039978, firing_rate=0.03151671215891838,
+            accuracy=0.9660000205039978, firing_rate=0.03151671215891838, samples=2000,
             split="test (2,000 emulated digits)",
             measured_on="N-MNIST-style events emulated from 2,000 held-out real MNIST digits "
                         "(not recorded N-MNIST)",
@@ -84,7 +84,7 @@ ENTRIES = [
         summary="A 784-400-400-10 spiking multilayer perceptron, the Fashion-MNIST MLP of "
                 "TSSL-BP that the NA paper's code inherits.",
         results=Results(
-            accuracy=0.9002000093460083, firing_rate=0.1685149222612381,
+            accuracy=0.9002000093460083, firing_rate=0.1685149222612381, samples=10000,
             command="bna-zoo fit --config zoo:fashionmnist-mlp (12 epochs, then resumed with "
                     "--trainer.max_epochs 100 --ckpt_path last)",
             eval_command="bna-zoo eval fashionmnist-mlp", hardware=_CPU1,
@@ -108,7 +108,7 @@ ENTRIES = [
         summary="The Fashion-MNIST spiking CNN of TSSL-BP: two padded convolution layers with "
                 "sum pooling and a 1024-neuron hidden layer.",
         results=Results(
-            accuracy=0.930400013923645, firing_rate=0.07893771678209305,
+            accuracy=0.930400013923645, firing_rate=0.07893771678209305, samples=10000,
             command="bna-zoo fit --config configs/fashionmnist-cnn.yaml --trainer.max_epochs 1, "
                     "then bna-zoo fit --config zoo:fashionmnist-cnn --model.pretrained "
                     "fashionmnist-cnn (74 epochs continued from those weights, resumed with "

@@ -107,6 +107,8 @@ class Results:
         history: best and final accuracy over the run, in words.
         note: a paragraph for the card about the data or the run (e.g. emulated events).
         measured_on_id: ``model-index`` dataset id when ``measured_on`` is not the benchmark.
+        samples: how many test samples ``accuracy`` was measured on (``eval`` compares it, to
+            tell the card's data from other data in the same place).
     """
 
     accuracy: float | None = None
@@ -123,6 +125,7 @@ class Results:
     history: str | None = None
     note: str | None = None
     measured_on_id: str | None = None
+    samples: int | None = None
 
 
 @dataclass(frozen=True)
