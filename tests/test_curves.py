@@ -84,3 +84,26 @@ def test_ship_history_reports_best_and_final_from_the_same_reader(tmp_path, monk
 def test_curve_names_a_missing_log_folder(tmp_path):
     with pytest.raises(SystemExit, match="does not exist"):
         curves.curve(tmp_path / "nope")
+
+
+def test_bna_zoo_plot_draws_runs_from_the_package_and_knows_test_validation(tmp_path):
+    import subprocess
+    import sys
+
+    from bna_zoo.curves import read_metrics, validates_on_test
+
+    for version, (val_size, accs) in enumerate([(0, [0.8, 0.9]), (10, [0.7, 0.85])]):
+        run = tmp_path / "runs" / f"version_{version}"
+        _log(run.parent, version, list(enumerate(accs)))
+        (run / "config.yaml").write_text(f"data:\n  init_args:\n    val_size: {val_size}\n")
+    first = tmp_path / "runs" / "version_0"
+    assert validates_on_test(first) and not validates_on_test(tmp_path / "runs" / "version_1")
+    assert read_metrics(first)["val_acc"] == pytest.approx({1: 80.0, 2: 90.0})
+    result = subprocess.run([sys.executable, "-m", "bna_zoo", "plot", "runs/version_0",
+                             "second=runs/version_1", "--out", "c.png"], cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+    missing = subprocess.run([sys.executable, "-m", "bna_zoo", "plot", "nope"], cwd=tmp_path,
+                             capture_output=True, text=True)
+    assert missing.returncode != 0 and "run folder nope does not exist" in missing.stderr

@@ -5,7 +5,8 @@ Usage::
     python tools/curves.py --run NA=runs/mlp-na/logs --run surrogate=runs/mlp-sg/logs \\
         --out docs/fashionmnist-mlp-na-vs-surrogate --reference 89.92 "TSSL-BP"
 
-Reads every ``metrics.csv`` under each log folder (a resumed run has several versions; a later
+Reads every ``metrics.csv`` under each log folder (``bna_zoo.curves.curve``; ``bna-zoo plot``
+draws the same curves for users) (a resumed run has several versions; a later
 version's value for an epoch wins) and writes ``<out>.csv`` (epoch, one column per run) and
 ``<out>.png``. A run continued from weights trained for N epochs is given as
 ``LABEL=FOLDER@N``: its epochs are then counted from N + 1, so runs that continue one another
@@ -18,23 +19,7 @@ import argparse
 import csv
 from pathlib import Path
 
-
-def curve(logs: Path, start: int = 0) -> dict[int, float]:
-    """``{epoch: val_acc %}`` of one run.
-
-    Args:
-        logs: the run's log folder (CSVLogger versions below it).
-        start: epochs the run's starting weights had already trained; its first epoch is
-            counted as ``start + 1``.
-    """
-    if not logs.is_dir():
-        raise SystemExit(f"curves: log folder {logs} does not exist")
-    out: dict[int, float] = {}
-    for path in sorted(logs.rglob("metrics.csv"), key=lambda p: int(p.parent.name.split("_")[-1])):
-        for row in csv.DictReader(path.open()):
-            if row.get("val_acc"):
-                out[start + int(row["epoch"]) + 1] = 100 * float(row["val_acc"])
-    return out
+from bna_zoo.curves import curve  # the package's reader: one for bna-zoo plot, ship and docs
 
 
 def parse_run(spec: str) -> tuple[str, Path, int]:
