@@ -74,8 +74,10 @@ def to_nir(
 
     Returns:
         A type-checked ``nir.NIRGraph``. Per-step shapes exclude batch and time; the graph's
-        ``metadata["bna_zoo"]`` records ``dt``, ``n_steps``, ``input_kind``, ``readout`` and
-        the architecture, which :func:`~bna_zoo.export.from_nir` reads.
+        ``metadata["bna_zoo"]`` records ``dt``, ``n_steps``, ``input_kind``, ``readout``, the
+        architecture and, for image models, the input normalisation ``input_mean`` and
+        ``input_std`` (the graph's input is ``(pixel / 255 - mean) / std``), which
+        :func:`~bna_zoo.export.from_nir` reads.
     """
     net = _network(model)
     if readout not in _READOUTS:
@@ -145,4 +147,10 @@ def to_nir(
         "input_kind": net.input_kind, "input_shape": np.array(net.input_shape),
         "readout": readout, "arch": net.arch, "fold_scale": int(fold_scale),
     }
+    # the input normalisation the weights were trained with: the graph's input is the
+    # normalised image, (pixel / 255 - mean) / std per channel, which a consumer must apply
+    spec = getattr(model, "input_spec", None)
+    if spec is not None and spec.mean is not None:
+        meta["input_mean"] = np.array(spec.mean, dtype=np.float64)
+        meta["input_std"] = np.array(spec.std, dtype=np.float64)
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata={META_KEY: meta})

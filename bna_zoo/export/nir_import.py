@@ -8,6 +8,7 @@ with the model's own input and output layout.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -191,12 +192,34 @@ class NIRModule(nn.Module):
     """
 
     def __init__(self, step: nn.Module, input_shape: tuple[int, ...], n_steps: int | None,
-                 input_kind: str = "events") -> None:
+                 input_kind: str = "events", mean: tuple[float, ...] | None = None,
+                 std: tuple[float, ...] | None = None, raw_input: bool = False) -> None:
         super().__init__()
         self.step = step
         self.input_shape = tuple(input_shape)
         self.n_steps = n_steps
         self.input_kind = input_kind
+        self.mean, self.std, self.raw_input = mean, std, raw_input
+        self._warned = False
+
+    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the recorded normalisation to raw [0, 1] images, or warn when it looks missing."""
+        if self.mean is None or self.input_kind != "image":
+            return x
+        shape = (-1, *([1] * (len(self.input_shape) - 1)))
+        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(shape)
+        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(shape)
+        if self.raw_input:
+            return (x - mean) / std
+        if not self._warned and x.numel() and float(x.min()) >= 0:
+            # normalised images have negative values (the background); raw ones do not
+            warnings.warn(
+                "this NIR graph was trained on normalised images, (pixel/255 - mean) / std with "
+                f"mean {list(self.mean)} and std {list(self.std)}, and this input has no "
+                "negative value, as raw [0, 1] images: load it with from_nir(..., "
+                "raw_input=True) to normalise them, or normalise them yourself", stacklevel=3)
+            self._warned = True
+        return x
 
     def neuron_names(self) -> list[str]:
         """Names of the spiking (``CubaLIF``/``LIF``) nodes, in graph order."""
@@ -211,6 +234,7 @@ class NIRModule(nn.Module):
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Output and, by neuron node name, its spikes ``[B, T, *shape]``."""
         n = len(self.input_shape)
+        x = self._prepare(x)
         if x.dim() == n + 1 and self.input_kind == "image" and self.n_steps:
             steps = [x] * self.n_steps  # a static image is the same input current every step
         elif x.dim() == n + 2:
@@ -232,7 +256,8 @@ class NIRModule(nn.Module):
 
 
 def from_nir(
-    graph_or_path: nir.NIRGraph | str | Path, dt: float | None = None, filter_first: bool = True
+    graph_or_path: nir.NIRGraph | str | Path, dt: float | None = None, filter_first: bool = True,
+    raw_input: bool = False,
 ) -> NIRModule:
     """Load a NIR graph (or a ``.nir`` file) as a :class:`NIRModule`.
 
@@ -245,6 +270,9 @@ def from_nir(
             order of float32 operations, so a zoo export reproduces the model bit for bit.
             ``False`` runs the graph as written, as other NIR consumers do (equal up to
             rounding; a neuron within rounding of its threshold may fire a step apart).
+        raw_input: inputs are raw images in [0, 1]: apply the normalisation the graph's
+            metadata records (``input_mean``, ``input_std``). False expects normalised input,
+            as the graph computes it, and warns once when an input looks raw.
 
     Returns:
         A module mapping the input of the exported model to its output, ``[B, T, ...]``.
@@ -265,5 +293,9 @@ def from_nir(
     # each stateful node's state through a dict, which NIRModule loops over the T steps
     step = nirtorch.nir_to_torch(graph, _node_map(dt))
     n_steps = meta.get("n_steps")
+    mean, std = meta.get("input_mean"), meta.get("input_std")
     return NIRModule(step, input_shape, int(n_steps) if n_steps is not None else None,
-                     str(meta.get("input_kind", "events")))
+                     str(meta.get("input_kind", "events")),
+                     tuple(np.atleast_1d(mean).tolist()) if mean is not None else None,
+                     tuple(np.atleast_1d(std).tolist()) if std is not None else None,
+                     raw_input)

@@ -190,3 +190,30 @@ def test_bna_zoo_export_to_a_missing_folder_says_which_path_and_what_to_give(tmp
     assert line.startswith(f"bna-zoo: error: cannot write the NIR file {out}: ")
     assert "existing, writable folder" in line and "o_flags" not in line
     assert not out.parent.exists()
+
+
+def test_nir_metadata_carries_the_input_normalisation_and_from_nir_applies_or_warns(tmp_path):
+    import warnings
+
+    from bna_zoo import BNAModel
+    from bna_zoo.export import from_nir, to_nir
+
+    model = BNAModel.from_pretrained("fashionmnist-mlp")
+    path = tmp_path / "m.nir"
+    nir.write(str(path), to_nir(model))
+    torch.manual_seed(0)
+    raw = torch.rand(16, 1, 28, 28)
+    spec = model.input_spec
+    normalised = (raw - spec.mean[0]) / spec.std[0]
+    with torch.no_grad():
+        expected = model(normalised).sum(1).argmax(-1)
+        applied = from_nir(str(path), raw_input=True)(raw).sum(1).argmax(-1)
+        plain = from_nir(str(path))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            plain(raw)
+    assert torch.equal(applied, expected)
+    assert any("raw_input=True" in str(w.message) for w in caught)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # normalised input: no warning
+        from_nir(str(path))(normalised)
