@@ -67,7 +67,7 @@ def _fit_args(config: str, data_dir: Path, root: Path, *extra: str) -> list[str]
             "--data.init_args.data_dir", str(data_dir),
             "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2",
             "--trainer.limit_val_batches", "1", "--trainer.limit_test_batches", "1",
-            "--data.init_args.batch_size", "8", *extra]
+            "--data.init_args.batch_size", "8", "--data.init_args.val_size", "8", *extra]
 
 
 @pytest.mark.slow

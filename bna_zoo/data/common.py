@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -166,7 +166,11 @@ def make_loader(
         A dataset with ``__getitems__`` returns finished batches, which are not collated again.
     """
     sampler = EpochSeededRandomSampler(dataset, seed) if shuffle else None
-    batched = getattr(dataset, "__getitems__", None) is not None
+    # a Subset has __getitems__ too, which batches only when the dataset below it does
+    inner = dataset
+    while isinstance(inner, Subset):
+        inner = inner.dataset
+    batched = getattr(inner, "__getitems__", None) is not None
     return DataLoader(
         dataset,
         batch_size=batch_size,

@@ -301,3 +301,17 @@ def test_gesture_missing_split_names_the_expected_layout(tmp_path):
     dm = DVSGestureDataModule(data_dir=str(tmp_path), download=False)
     with pytest.raises(DatasetNotFoundError, match=r"ibmGestureTest/user<NN>_<lighting>"):
         dm.setup("test")
+
+
+def test_held_out_validation_batches_are_collated_like_training_batches(tmp_path):
+    # a Subset of the frame dataset: its loader must collate (it has __getitems__ of its own)
+    from bna_zoo.data.digits import load_digits
+    from bna_zoo.data.emulate import emulate_dataset
+
+    images, labels = load_digits()
+    emulate_dataset(images[:6], labels[:6], str(tmp_path), "train", seed=0)
+    for kw in ({"val_size": 2}, {"val_fraction": 0.34}):
+        dm = NMNISTDataModule(str(tmp_path), download=False, batch_size=2, n_steps=4, **kw)
+        dm.setup("fit")
+        x, y = next(iter(dm.val_dataloader()))
+        assert x.shape == (2, 4, 2, 34, 34) and y.shape == (2,)
