@@ -4,7 +4,8 @@
   format neuromorphic hardware and simulators read. The mapping of our discrete LIF/PSC dynamics
   onto NIR's ``CubaLIF`` is written down in ``docs/nir.md``.
 
-Needs the ``nir`` extra (``pip install "bna_zoo[nir]"``): ``nir`` and ``nirtorch``.
+Writing needs ``nir``; reading back (:func:`from_nir`) also ``nirtorch``: both come with the
+``nir`` extra (``pip install "bna_zoo[nir]"``).
 """
 
 from __future__ import annotations

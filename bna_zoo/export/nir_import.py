@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import nir_rewrite
-from ._nir import META_KEY, nir, nirtorch
+from ._nir import META_KEY, nir, require_nirtorch
 
 
 def _t(a: Any) -> torch.Tensor:
@@ -291,7 +291,7 @@ def from_nir(
         graph = nir_rewrite.filter_first(graph)
     # nirtorch fits: it wires any graph of these nodes into a one-step GraphModule that threads
     # each stateful node's state through a dict, which NIRModule loops over the T steps
-    step = nirtorch.nir_to_torch(graph, _node_map(dt))
+    step = require_nirtorch().nir_to_torch(graph, _node_map(dt))
     n_steps = meta.get("n_steps")
     mean, std = meta.get("input_mean"), meta.get("input_std")
     return NIRModule(step, input_shape, int(n_steps) if n_steps is not None else None,

@@ -217,3 +217,26 @@ def test_nir_metadata_carries_the_input_normalisation_and_from_nir_applies_or_wa
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # normalised input: no warning
         from_nir(str(path))(normalised)
+
+
+def test_export_needs_nir_alone_and_from_nir_names_nirtorch_when_missing(tmp_path):
+    # a child process where nirtorch cannot be imported, as after `pip install nir` alone
+    import subprocess
+    import sys
+
+    out = str(tmp_path / "m.nir")
+    code = (
+        "import sys; sys.modules['nirtorch'] = None\n"
+        "from bna_zoo.cli import main\n"
+        f"main(['export', 'fashionmnist-mlp', '--format', 'nir', '--out', {out!r}])\n"
+        "from bna_zoo.export import from_nir\n"
+        "try:\n"
+        f"    from_nir({out!r})\n"
+        "except ImportError as err:\n"
+        "    print('refused:', err)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert (tmp_path / "m.nir").stat().st_size > 0
+    assert "refused: reading a NIR graph back (from_nir) needs the 'nirtorch' package" in run.stdout
