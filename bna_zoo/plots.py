@@ -52,20 +52,28 @@ def plot_sample(model, x: torch.Tensor, label: int | None, out: str | Path,
             ax.imshow(x.permute(1, 2, 0).squeeze(-1).numpy(), cmap="gray")
             ax.set_title("input (repeated over T)", fontsize=8)
         ax.axis("off")
+    names = class_names or [str(c) for c in range(out_psc.shape[-1])]
     for row, (name, psc) in enumerate(layers, start=1):
         spikes = spikes_from_psc(psc, tau_s)[0].reshape(steps, -1)
         active = spikes.sum(0) > 0
-        idx = torch.nonzero(active).flatten()[:MAX_RASTER_NEURONS]
+        output = row == len(layers)
         ax = fig.add_subplot(grid[row, :])
+        if output:
+            # every class its own row, labelled: a silent class is a row without spikes
+            idx = torch.arange(spikes.shape[1])
+            ax.set_yticks(range(len(names)), names, fontsize=7)
+            ax.set_ylim(-0.5, len(names) - 0.5)
+        else:
+            # hidden layers: only the neurons that fired, renumbered (too many to label)
+            idx = torch.nonzero(active).flatten()[:MAX_RASTER_NEURONS]
         tt, nn_ = torch.nonzero(spikes[:, idx], as_tuple=True)
-        ax.scatter(tt.numpy(), nn_.numpy(), s=2, c="k", marker="|")
+        ax.scatter(tt.numpy(), nn_.numpy(), s=2 if not output else 30, c="k", marker="|")
         rate = float(spikes.mean())
-        ax.set_ylabel(f"{name}\nneuron", fontsize=8)
+        ax.set_ylabel(f"{name}\n{'class' if output else 'neuron (fired)'}", fontsize=8)
         ax.set_title(f"{name}: {spikes.shape[1]} neurons, {int(active.sum())} fired, "
                      f"rate {rate:.3f} spikes/neuron/step (showing {len(idx)})", fontsize=8)
         ax.set_xlim(-0.5, steps - 0.5)
     ax = fig.add_subplot(grid[-1, :])
-    names = class_names or [str(c) for c in range(out_psc.shape[-1])]
     pred = int(out_psc[0].sum(0).argmax())
     for c in range(out_psc.shape[-1]):
         ax.plot(out_psc[0, :, c].numpy(), lw=2.5 if c == pred else 1, label=names[c])

@@ -22,3 +22,19 @@ def test_plot_sample_accepts_a_static_image(tmp_path):
     model = BNAModel("fashionmnist-mlp")
     out = plot_sample(model, torch.randn(1, 28, 28), label=None, out=tmp_path / "i.png")
     assert Image.open(out).format == "PNG"
+
+
+def test_output_raster_has_one_labelled_row_per_class(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)  # keep the figure to look at it
+    model = BNAModel.from_pretrained("fashionmnist-mlp")
+    x = torch.zeros(1, 28, 28)
+    x[:, 8:20, 12:16] = 2.0  # a bright bar: some output spikes
+    plot_sample(model, x, label=1, out=tmp_path / "o.png", class_names=model.labels)
+    (fig,) = figures
+    raster = next(ax for ax in fig.axes if ax.get_ylabel().endswith("class"))
+    assert [t.get_text() for t in raster.get_yticklabels()] == model.labels
+    for dots in raster.collections:  # each spike sits on its class's row
+        assert all(0 <= y < len(model.labels) for _, y in dots.get_offsets())
