@@ -62,6 +62,11 @@ def image_tensor(x: Any, spec: InputSpec, input_range: str | None = None) -> tor
     if input_range is not None and input_range not in RANGES:
         raise ValueError(f"input_range must be one of {RANGES} or None, got {input_range!r}")
     x = _to_tensor(x)
+    c, h, w = spec.shape
+    if c == 1 and x.dim() == 3 and x.shape[0] != 1 and tuple(x.shape[1:]) == (h, w):
+        # a batch of grey images as datasets hold them, [B, H, W] (e.g. MNIST(...).data[:500]),
+        # not one image of B channels
+        x = x.unsqueeze(1)
     mean = torch.tensor(spec.mean, dtype=torch.float32).view(-1, 1, 1)
     std = torch.tensor(spec.std, dtype=torch.float32).view(-1, 1, 1)
     if x.dtype == torch.bool or not (x.is_floating_point() or x.dtype in _INTS):

@@ -82,3 +82,20 @@ def test_non_images_are_refused_clearly(model):
     with pytest.raises(TypeError, match="cannot read"):
         model.predict({"not": "an image"})
     assert np.isfinite(scores(model, np.zeros((1, 28, 28), dtype=np.uint8)).numpy()).all()
+
+
+def test_predict_reads_a_grey_batch_as_datasets_hold_it():
+    # torchvision's MNIST(...).data[:500] is [B, 28, 28] uint8: B images, not one of B channels
+    import torch
+
+    from bna_zoo import BNAModel
+
+    model = BNAModel.from_pretrained("fashionmnist-mlp")
+    torch.manual_seed(0)
+    batch = torch.randint(0, 256, (7, 28, 28), dtype=torch.uint8)
+    idx, scores = model.predict(batch)
+    assert idx.shape == (7,) and scores.shape == (7, 10)
+    idx_c, scores_c = model.predict(batch[:, None])
+    assert torch.equal(scores, scores_c)
+    one_idx, one_scores = model.predict(batch[:1])  # [1, 28, 28]: still one grey image
+    assert one_scores.shape == (10,) and torch.equal(one_scores, scores[0])
