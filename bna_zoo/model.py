@@ -240,6 +240,7 @@ class BNAModel(L.LightningModule, HubIO):
         if source is None:
             return
         state = hub.state_for_finetuning(source)
+        self._check_fits(source, state)
         head_key = f"layers.{self._head_index()}.linear.weight"
         fresh_head = head_key in state and state[head_key].shape[0] != self.net.num_classes
         if fresh_head:
@@ -260,6 +261,23 @@ class BNAModel(L.LightningModule, HubIO):
         # the weights now live in this module: a checkpoint rebuilt from these hyperparameters
         # must not fetch them again (that may need a network)
         self.hparams["pretrained"] = None
+
+    def _check_fits(self, source: str, state: dict[str, torch.Tensor]) -> None:
+        """Refuse weights of another network by name, before torch lists its keys.
+
+        The output layer may differ (fine-tuning to another class count); nothing else may.
+        """
+        head = f"layers.{self._head_index()}."
+        mine = self.net.state_dict()
+        body = {k for k in set(mine) | set(state) if not k.startswith(head)}
+        wrong = sorted(k for k in body if k not in mine or k not in state
+                       or mine[k].shape != state[k].shape)
+        if wrong:
+            theirs = hub.architecture_of(source) or "another architecture"
+            raise ValueError(
+                f"--model.pretrained {source}: a checkpoint of {theirs}, which does not fit this "
+                f"model's {self.net.arch} (first mismatch: {wrong[0]}); fine-tune from weights "
+                "of the same architecture, or build the checkpoint's (--model.arch)")
 
     # ----------------------------------------------------------------------------- forward
     def forward(self, x: torch.Tensor) -> torch.Tensor:

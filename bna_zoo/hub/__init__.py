@@ -22,6 +22,7 @@ from .checkpoint import (
 )
 from .errors import HubUnavailableError, IntegrityError
 from .io import (
+    architecture_of,
     build_config,
     build_model,
     fetch_for_finetuning,
@@ -46,6 +47,7 @@ __all__ = [
     "build_model",
     "card_data",
     "card_values",
+    "architecture_of",
     "fetch_for_finetuning",
     "front_matter",
     "has_card",

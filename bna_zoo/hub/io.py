@@ -69,6 +69,11 @@ def build_config(model: Any, metrics: dict[str, float] | None = None,
     unknown = sorted(set(training or {}) - set(TRAINING_FIELDS))
     if unknown:
         raise TypeError(f"unknown card fields {unknown}; choose from {list(TRAINING_FIELDS)}")
+    labels, n = model.labels, model.net.num_classes
+    if labels is not None and len(labels) != n:
+        # refused before anything is written: from_pretrained would refuse the folder later
+        raise ValueError(f"{len(labels)} labels for a model with {n} classes: set model.labels "
+                         f"to {n} names (or None) before saving")
     init_args = {k: v for k, v in dict(model.hparams).items() if not k.startswith("_")}
     init_args["pretrained"] = None  # the weights travel with the config
     init_args["labels"] = model.labels
@@ -179,6 +184,20 @@ def fetch_for_finetuning(source: str | os.PathLike) -> None:
     """Bring the files of ``source`` into the local cache (the network step of fine-tuning)."""
     if not str(source).endswith(".ckpt"):
         resolve(source)
+
+
+def architecture_of(source: str | os.PathLike) -> str | None:
+    """The paper-notation architecture a checkpoint source was saved with (None if unknown)."""
+    try:
+        if str(source).endswith(".ckpt"):
+            hparams = lightning_checkpoint_state(source)[0]
+            arch = (hparams.get("arch_overrides") or {}).get("arch") or hparams.get("arch")
+            entry = ZOO.get(hparams.get("name"))
+            return arch or (entry.arch if entry is not None else None)
+        config = read_config(resolve(source).directory)
+        return (config.get("model_args") or {}).get("arch")
+    except (OSError, KeyError, ValueError, IntegrityError):
+        return None
 
 
 def state_for_finetuning(source: str | os.PathLike) -> dict[str, torch.Tensor]:

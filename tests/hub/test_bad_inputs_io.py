@@ -72,7 +72,7 @@ PREDICT_ROWS = [
     ("NaN pixels", lambda: torch.full((1, 1, 28, 28), float("nan")), ValueError, "NaN"),
     ("an empty batch", lambda: torch.zeros(0, 1, 28, 28), ValueError, "empty"),
     ("wrong image size", lambda: torch.rand(2, 1, 32, 32), ValueError, r"\[-1, 1, 28, 28\]"),
-    ("missing channel dim", lambda: torch.rand(2, 28, 28), ValueError, r"1, 28, 28"),
+    ("a batch of wrong grey images", lambda: torch.rand(2, 28, 30), ValueError, r"1, 28, 28"),
     ("event recording to an image model",
      lambda: np.zeros(3, dtype=[("x", "<i2"), ("y", "<i2"), ("t", "<i8"), ("p", "<i2")]),
      TypeError, "takes images, not event recordings"),
@@ -149,3 +149,23 @@ def test_cli_mistakes_end_with_one_line_naming_them(what, argv, pattern, capsys,
     import re
 
     assert re.search(pattern, stderr), stderr[-500:]
+
+
+def test_save_pretrained_with_labels_that_do_not_match_is_refused_before_writing(tmp_path):
+    from bna_zoo import BNAModel
+
+    model = BNAModel("fashionmnist-mlp")
+    model.labels = ["a", "b"]
+    with pytest.raises(ValueError, match="2 labels for a model with 10 classes"):
+        model.save_pretrained(tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_pretrained_of_another_architecture_names_the_checkpoint_and_both_architectures():
+    from bna_zoo import BNAModel
+
+    model = BNAModel("mnist-cnn", pretrained="fashionmnist-mlp")
+    with pytest.raises(ValueError, match=r"--model.pretrained fashionmnist-mlp: a checkpoint of "
+                                         r"400-400-10, which does not fit this model's "
+                                         r"15C5-P2-40C5-P2-300-10"):
+        model.load_pretrained_weights()
