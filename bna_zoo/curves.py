@@ -55,7 +55,7 @@ def validates_on_test(folder: Path) -> bool:
     """Whether the run's config says its validation set was its test split."""
     for path in folder.rglob("config.yaml"):
         args = ((yaml.safe_load(path.read_text()) or {}).get("data") or {}).get("init_args", {})
-        return not (args.get("val_size") or args.get("val_fraction") or args.get("val"))
+        return not any(args.get(k) for k in ("val_size", "val_fraction", "holdout", "val"))
     return False
 
 

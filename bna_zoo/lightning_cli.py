@@ -130,6 +130,11 @@ class BNAZooCLI(LightningCLI):
         dumped = yaml.safe_load(self._parser(self.subcommand).dump(cfg, skip_none=False))
         return runs.flat_settings(dumped.get("model") or {}, dumped.get("data"))
 
+    def before_fit(self) -> None:
+        # T and input shape, before the data is downloaded, emulated or cached
+        if self.datamodule is not None:
+            self.model._check_data(self.datamodule)
+
     def after_fit(self) -> None:
         if not self.config["fit"].get("test_after_fit", True):
             return

@@ -228,7 +228,34 @@ class BNAModel(L.LightningModule, HubIO):
             hub.fetch_for_finetuning(self._pending_pretrained)
 
     def setup(self, stage: str) -> None:
+        self._check_data()
         self.load_pretrained_weights()
+
+    def _check_data(self, dm: L.LightningDataModule | None = None) -> None:
+        """Refuse a DataModule whose T or sample shape is not the network's, naming both and
+        the flag that changes each (else the first batch fails deep inside a layer).
+
+        Called in ``setup``, and by ``bna-zoo fit`` before any data is prepared.
+        """
+        if dm is None:
+            trainer = self._trainer
+            dm = getattr(trainer, "datamodule", None) if trainer is not None else None
+        if dm is None:
+            return
+        net = self.net
+        data_t = getattr(dm, "n_steps", None)
+        if net.input_kind == "events" and data_t is not None and data_t != net.n_steps:
+            raise ValueError(f"the data gives T={data_t} frames per sample (--data.n_steps) but "
+                             f"the model runs T={net.n_steps} steps (--model.n_steps): set "
+                             "them equal")
+        try:
+            shape = tuple(dm.input_shape)
+        except (AttributeError, NotImplementedError, OSError, ValueError):
+            return  # a DataModule that cannot say before loading: the first batch will
+        if shape != tuple(net.input_shape):
+            raise ValueError(f"the data's samples are {list(shape)} ({type(dm).__name__}) but the "
+                             f"model takes {list(net.input_shape)} (--model.input_shape; "
+                             "for your own images, --data.image_size and --data.channels)")
 
     def load_pretrained_weights(self) -> None:
         """Load the ``pretrained`` weights now (no-op once done or when there are none).

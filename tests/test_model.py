@@ -246,3 +246,19 @@ def test_predict_normalises_uint8_images_with_the_entry_statistics():
     raw = torch.randint(0, 256, (3, 1, 28, 28), dtype=torch.uint8)
     normalised = (raw.float() / 255 - 0.1307) / 0.3081
     torch.testing.assert_close(model.predict(raw)[1], model.predict(normalised)[1])
+
+
+@pytest.mark.parametrize(("data", "match"), [
+    ({"class": "NMNISTDataModule", "n_steps": 20}, r"T=20 frames per sample \(--data.n_steps\) "
+                                                   r"but the model runs T=30"),
+    ({"class": "CIFAR10DataModule"}, r"\[3, 32, 32\] \(CIFAR10DataModule\) but the model takes "
+                                     r"\[2, 34, 34\]"),
+])
+def test_data_of_another_t_or_shape_is_refused_at_setup_naming_both(data, match, tmp_path):
+    from bna_zoo.zoo_commands import build_datamodule
+
+    args = {k: v for k, v in data.items() if k != "class"}
+    dm = build_datamodule(data["class"], data_dir=str(tmp_path), download=False, **args)
+    model = BNAModel("nmnist-cnn")
+    with pytest.raises(ValueError, match=match):
+        model._check_data(dm)

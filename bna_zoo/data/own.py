@@ -72,13 +72,16 @@ class ArrayDataModule(L.LightningDataModule):
         train: ``(images, labels)``; images uint8 or floats in [0, 1], ``[N, H, W]``,
             ``[N, H, W, C]`` or ``[N, C, H, W]``; labels ``[N]`` class indices.
         test: the same for the test split.
-        val: the same for a validation split; None holds out the last ``val_size`` training
-            images, or (``val_size=0``) validates on the test split.
+        val: the same for a validation split; None holds out the last ``holdout`` training
+            images, or (``holdout=0``) validates on the test split.
         classes: class names in index order (default: the file's, else ``"0"``, ``"1"``...).
         dataset_name: how the data is named in the model folder and card.
         batch_size: samples per batch.
         num_workers: DataLoader worker processes.
-        val_size: the last ``val_size`` training images validate (when ``val`` is None).
+        holdout: the last ``holdout`` training images validate (when ``val`` is None). Named
+            apart from the zoo DataModules' ``val_size`` on purpose: ``--data
+            ImageFolderDataModule`` after a zoo recipe would otherwise inherit the recipe's
+            10,000.
         seed: seed of the training order and augmentation.
         augment: random crops (padding 2) and rotations up to 10 degrees while training.
         mean, std: per-channel input normalisation; None takes the model's own statistics when
@@ -91,7 +94,7 @@ class ArrayDataModule(L.LightningDataModule):
     def __init__(self, npz: str | None = None, train: Any = None, test: Any = None,
                  val: Any = None, classes: list[str] | None = None,
                  dataset_name: str = "your data", batch_size: int = 64, num_workers: int = 0,
-                 val_size: int = 0, seed: int = 0, augment: bool = False,
+                 holdout: int = 0, seed: int = 0, augment: bool = False,
                  mean: list[float] | None = None, std: list[float] | None = None) -> None:
         super().__init__()
         if (npz is None) == (train is None):
@@ -101,12 +104,12 @@ class ArrayDataModule(L.LightningDataModule):
             raise ValueError("test=(images, labels) is needed beside train")
         if (mean is None) != (std is None):
             raise ValueError("give mean and std together, or neither (the model's statistics)")
-        if isinstance(val_size, bool) or not isinstance(val_size, int) or val_size < 0:
-            raise ValueError(f"val_size must be a number of samples >= 0, got {val_size!r}")
+        if isinstance(holdout, bool) or not isinstance(holdout, int) or holdout < 0:
+            raise ValueError(f"holdout must be a number of samples >= 0, got {holdout!r}")
         self.npz, self._arrays = npz, {"train": train, "val": val, "test": test}
         self._classes = list(classes) if classes is not None else None
         self.dataset_name, self.data_dir = dataset_name, str(npz or "memory")
-        self.batch_size, self.num_workers, self.val_size = batch_size, num_workers, val_size
+        self.batch_size, self.num_workers, self.holdout = batch_size, num_workers, holdout
         self.seed, self.augment, self.mean, self.std = seed, augment, mean, std
         self.save_hyperparameters(ignore=["train", "test", "val"])
         self.train_set: ArrayImageDataset | None = None
@@ -192,13 +195,13 @@ class ArrayDataModule(L.LightningDataModule):
         train_idx = None
         if "val" in self._loaded:
             self.val_set = ArrayImageDataset(*self._loaded["val"], *stats)
-        elif self.val_size:
-            if self.val_size >= len(tx):
-                raise ValueError(f"val_size={self.val_size} leaves none of the {len(tx)} "
+        elif self.holdout:
+            if self.holdout >= len(tx):
+                raise ValueError(f"holdout={self.holdout} leaves none of the {len(tx)} "
                                  "training images to train on")
-            train_idx = np.arange(len(tx) - self.val_size)
+            train_idx = np.arange(len(tx) - self.holdout)
             self.val_set = ArrayImageDataset(tx, ty, *stats, None,
-                                             np.arange(len(tx) - self.val_size, len(tx)))
+                                             np.arange(len(tx) - self.holdout, len(tx)))
         else:
             self.val_set = self.test_set
         augment = BatchAugment(padding=2, degrees=10) if self.augment else None
@@ -244,14 +247,24 @@ class ImageFolderDataModule(ArrayDataModule):
 
     def __init__(self, data_dir: str = "data", image_size: list[int] | None = None,
                  channels: int | None = None, batch_size: int = 64, num_workers: int = 0,
-                 val_size: int = 0, seed: int = 0, augment: bool = False,
+                 holdout: int = 0, seed: int = 0, augment: bool = False,
                  mean: list[float] | None = None, std: list[float] | None = None) -> None:
         if channels not in (None, 1, 3):
             raise ValueError(f"channels must be 1 (grey), 3 (RGB) or None, got {channels!r}")
         super().__init__(npz=str(data_dir), dataset_name=Path(data_dir).name or str(data_dir),
-                         batch_size=batch_size, num_workers=num_workers, val_size=val_size,
+                         batch_size=batch_size, num_workers=num_workers, holdout=holdout,
                          seed=seed, augment=augment, mean=mean, std=std)
         self.data_dir, self.image_size, self.channels = str(data_dir), image_size, channels
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of one sample; before ``setup`` only when size and channels are given
+        (else they follow the model then)."""
+        if getattr(self, "_loaded", None) is None:
+            if self.image_size is None or self.channels is None:
+                raise AttributeError("the image size follows the model at setup")
+            return (self.channels, *self.image_size)
+        return super().input_shape
 
     def _model_shape(self) -> tuple[int, int, int] | None:
         module = self.trainer.lightning_module if self.trainer is not None else None

@@ -64,7 +64,7 @@ def test_npz_file_with_classes_and_a_held_out_validation_tail(tmp_path):
     x = rng.integers(0, 256, size=(10, 8, 8), dtype=np.uint8)
     np.savez(tmp_path / "mine.npz", x_train=x, y_train=np.arange(10) % 3, x_test=x[:4],
              y_test=np.arange(4) % 3, classes=np.array(["a", "b", "c"]))
-    dm = ArrayDataModule(npz=str(tmp_path / "mine.npz"), val_size=3, batch_size=4)
+    dm = ArrayDataModule(npz=str(tmp_path / "mine.npz"), holdout=3, batch_size=4)
     dm.setup("fit")
     assert dm.classes == ["a", "b", "c"]
     assert len(dm.train_set) == 7 and dm.val_set.indices.tolist() == [7, 8, 9]
