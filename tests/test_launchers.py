@@ -22,9 +22,11 @@ import torch
 pytestmark = pytest.mark.slow
 
 GLOBAL_BATCH = 32
-#: 128 digits, 2 epochs of 4 steps; validation on one batch, no test run after fit
+#: 160 digits, the last 32 validate: 2 epochs of 4 steps; validation on one batch, no test
+#: run after fit
 RUN = ["fit", "--config", "zoo:fashionmnist-mlp", "--data", "MNISTDataModule",
-       "--data.shipped_digits", "true", "--data.subset", "128", "--data.augment", "true",
+       "--data.shipped_digits", "true", "--data.subset", "160", "--data.val_size", "32",
+       "--data.augment", "true",
        "--trainer.max_epochs", "2", "--trainer.limit_val_batches", "1",
        "--trainer.accelerator", "cpu", "--trainer.enable_progress_bar", "false",
        "--test_after_fit", "false"]

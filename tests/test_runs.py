@@ -18,7 +18,8 @@ import pytest
 from bna_zoo import runs
 
 FIT = ["fit", "--config", "zoo:fashionmnist-mlp", "--data", "MNISTDataModule",
-       "--data.shipped_digits", "true", "--data.subset", "128", "--trainer.max_epochs", "1",
+       "--data.shipped_digits", "true", "--data.subset", "128", "--data.val_size", "32",
+       "--trainer.max_epochs", "1",
        "--trainer.enable_progress_bar", "false", "--data.batch_size", "32"]
 
 

@@ -55,15 +55,21 @@ def test_wheel_carries_the_recipes_and_the_weights(installed):
     assert (installed / "bna_zoo" / "model_cards" / "template.md").is_file()
 
 
-@pytest.mark.slow
-def test_fit_a_zoo_recipe_from_the_wheel(installed, tmp_path):
-    write_idx_dataset(tmp_path / "data" / "FashionMNIST" / "raw", n_train=16, n_test=8)
-    run = bna_zoo(installed, tmp_path, "fit", "--config", "zoo:fashionmnist-mlp",
+def fit_fashion_recipe(installed: Path, cwd: Path, n_train: int, *extra: str):
+    """The fashionmnist-mlp recipe on a small IDX dataset, from the wheel, once."""
+    write_idx_dataset(cwd / "data" / "FashionMNIST" / "raw", n_train=n_train, n_test=8)
+    run = bna_zoo(installed, cwd, "fit", "--config", "zoo:fashionmnist-mlp",
                   "--trainer.fast_dev_run", "true", "--data.data_dir", "data",
                   "--data.download", "false", "--data.batch_size", "8",
-                  "--trainer.enable_progress_bar", "false")
+                  "--data.val_size", "8", "--trainer.enable_progress_bar", "false", *extra)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "test accuracy:" in run.stdout
+    return run
+
+
+@pytest.mark.slow
+def test_fit_a_zoo_recipe_from_the_wheel(installed, tmp_path):
+    fit_fashion_recipe(installed, tmp_path, 16)
 
 
 @pytest.mark.slow
@@ -77,20 +83,14 @@ def test_fine_tune_zoo_weights_on_new_data_with_a_new_class_count_from_the_wheel
                   "--model.pretrained", "fashionmnist-mlp", "--model.num_classes", "3",
                   "--model.labels", "[zero, one, two]", "--data", "MNISTDataModule",
                   "--data.data_dir", "data", "--data.download", "false",
-                  "--data.batch_size", "8", "--trainer.fast_dev_run", "true",
-                  "--trainer.enable_progress_bar", "false")
+                  "--data.batch_size", "8", "--data.val_size", "8",
+                  "--trainer.fast_dev_run", "true", "--trainer.enable_progress_bar", "false")
     assert run.returncode == 0, run.stderr[-3000:]
     assert "test accuracy:" in run.stdout
 
 
 @pytest.mark.slow
 def test_ddp_on_two_processes_from_the_wheel(installed, tmp_path):
-    write_idx_dataset(tmp_path / "data" / "FashionMNIST" / "raw", n_train=32, n_test=8)
-    run = bna_zoo(installed, tmp_path, "fit", "--config", "zoo:fashionmnist-mlp",
-                  "--trainer.fast_dev_run", "true", "--trainer.strategy", "ddp",
-                  "--trainer.devices", "2", "--trainer.accelerator", "cpu",
-                  "--data.data_dir", "data", "--data.download", "false",
-                  "--data.batch_size", "8", "--trainer.enable_progress_bar", "false")
-    assert run.returncode == 0, run.stderr[-3000:]
+    run = fit_fashion_recipe(installed, tmp_path, 32, "--trainer.strategy", "ddp",
+                             "--trainer.devices", "2", "--trainer.accelerator", "cpu")
     assert "MEMBER: 2/2" in run.stderr + run.stdout
-    assert "test accuracy:" in run.stdout
