@@ -37,23 +37,41 @@ def datamodule_for_entry(name: str, data_dir: str | None, batch_size: int) -> L.
     return build_datamodule(cfg["class_name"], **args)
 
 
+#: how each emulated card dataset is made again offline: measured_on_id -> (what, how)
+_EMULATED_CARD_DATA = {
+    "bna-zoo/emulated-nmnist-test": "the 2,000 held-out shipped MNIST digits (seed 0)",
+    "bna-zoo/emulated-nmnist-mnist-test": "MNIST's 10,000 test images (seed 0; MNIST prepared "
+                                          "by `bna-zoo prepare mnist` into data/)",
+}
+
+
 def ensure_measurement_data(name: str, datamodule: L.LightningDataModule) -> str | None:
     """Make the data a card was measured on where it can be made offline; what was done.
 
-    nmnist-cnn's card is measured on N-MNIST-style recordings emulated from the 2,000 held-out
-    shipped digits (seed 0): when that test split is not on disk, it is emulated again, the same
-    recordings bit for bit (about 10 s), so ``eval`` and ``show`` work in an empty folder.
+    An nmnist-cnn card is measured on N-MNIST-style recordings emulated with seed 0 (from the
+    held-out shipped digits, or from MNIST's test set): when that test split is not on disk it is
+    emulated again, the same recordings bit for bit, so ``eval`` and ``show`` work in an empty
+    folder.
     """
-    if get_entry(name).results.measured_on_id != "bna-zoo/emulated-nmnist-test":
+    card_id = get_entry(name).results.measured_on_id
+    if card_id not in _EMULATED_CARD_DATA:
         return None
     from .data import nmnist_io
-    from .data.emulate import emulate_digits
 
     if nmnist_io.find_split(datamodule.data_dir, "test"):
         return None
-    emulate_digits(datamodule.data_dir, n_train=0, n_test=2000, seed=0)
-    return (f"{name}: no test recordings in {datamodule.data_dir}: emulated them from the 2,000 "
-            "held-out shipped MNIST digits (seed 0), the data its card was measured on")
+    if card_id == "bna-zoo/emulated-nmnist-test":
+        from .data.emulate import emulate_digits
+
+        emulate_digits(datamodule.data_dir, n_train=0, n_test=2000, seed=0)
+    else:
+        from .data.emulate import emulate_mnist
+        from .data.mnist_pickle import prepare_mnist
+
+        prepare_mnist("data")
+        emulate_mnist("data", datamodule.data_dir, seed=0, n_train=0)
+    return (f"{name}: no test recordings in {datamodule.data_dir}: emulated them from "
+            f"{_EMULATED_CARD_DATA[card_id]}, the data its card was measured on")
 
 
 def evaluate(model, datamodule: L.LightningDataModule, limit: int | float | None = None) -> dict:

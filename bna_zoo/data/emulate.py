@@ -411,7 +411,7 @@ def emulate_mnist(mnist_dir: str = "data", out_dir: str = "data/emulated_nmnist_
         out_dir: the ``data_dir`` for ``NMNISTDataModule``.
         seed: seed of every recording (see :func:`emulate_dataset`).
         cfg: sensor and scene parameters.
-        n_train: only the first ``n_train`` training images (None: all 60,000).
+        n_train: only the first ``n_train`` training images (None: all 60,000; 0 skips).
         n_test: only the first ``n_test`` test images (None: all 10,000).
 
     Returns:
@@ -428,7 +428,8 @@ def emulate_mnist(mnist_dir: str = "data", out_dir: str = "data/emulated_nmnist_
             hint = f"run `bna-zoo prepare mnist --data-dir {mnist_dir}` first"
             raise FileNotFoundError(f"MNIST's {split} files are not in {folder}: {hint}") from err
         images, labels = images[:n], labels[:n]
-        emulate_dataset(images, labels, out_dir, split, seed, cfg)
+        if len(images):  # n = 0 skips the split
+            emulate_dataset(images, labels, out_dir, split, seed, cfg)
         counts[split] = len(images)
     return counts
 
