@@ -115,10 +115,15 @@ class BNAModel(L.LightningModule, HubIO):
         for arg, value in dict(lr=lr, weight_decay=weight_decay, lr_gamma=lr_gamma,
                                grad_clip=grad_clip, weight_clamp=weight_clamp).items():
             check_real(arg, value, *_TRAINING_ARGS[arg])
-        self.save_hyperparameters()
+        # arch, input_shape and n_steps are kept in hparams as arch_overrides: one place for a
+        # network's settings, and no n_steps of ours beside the DataModule's (Lightning refuses
+        # to merge two differing n_steps, and ours would be None when the entry's T is kept)
+        self.save_hyperparameters(ignore=["arch", "input_shape", "n_steps"])
         explicit = {k: v for k, v in dict(arch=arch, input_shape=input_shape,
                                            n_steps=n_steps).items() if v is not None}
         overrides = {**explicit, **(arch_overrides or {})}
+        if explicit:
+            self.hparams["arch_overrides"] = dict(overrides)
         self.entry = ZOO.get(name)
         net_args, base_loss, base_loss_args = self._network_settings(name, overrides)
         self.net = create_model(name, gradient=gradient, variant=variant, clip=clip,
