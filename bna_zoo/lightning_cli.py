@@ -143,12 +143,14 @@ class BNAZooCLI(LightningCLI):
         best = getattr(callback, "best_model_path", "") if callback else ""
         results = trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None,
                                verbose=False)
+        # under DDP Trainer.log_dir is a broadcast: every rank asks, or rank 0 waits for ever
+        log_dir = trainer.log_dir
         if not (trainer.is_global_zero and results):
             return
         acc = results[0].get("test_acc")
         where = best or "(no checkpoint saved: the weights at the end of training)"
         folder = save_run_model(self.model, self.datamodule, trainer, results[0], best,
-                                self.config["fit"].get("seed_everything"))
+                                self.config["fit"].get("seed_everything"), log_dir)
         print(f"\ntest accuracy: {100 * float(acc):.2f}%  checkpoint: {where}", flush=True)
         if folder is not None:
             print(f"model folder: {folder}  (BNAModel.from_pretrained({str(folder)!r}))",
@@ -156,14 +158,14 @@ class BNAZooCLI(LightningCLI):
 
 
 def save_run_model(model: BNAModel, datamodule: L.LightningDataModule, trainer: L.Trainer,
-                   metrics: dict, checkpoint: str, seed: int | None) -> Path | None:
+                   metrics: dict, checkpoint: str, seed: int | None,
+                   log_dir: str | None) -> Path | None:
     """Write the tested weights as ``<run>/model`` (``save_pretrained``), named after the data.
 
     The data's own name and class names go into ``config.json`` and the card (the classes unless
     ``--model.labels`` named them), with the test number just measured and where it was
     measured (split, folder, sample count).
     """
-    log_dir = trainer.log_dir
     if log_dir is None:
         return None
     name = getattr(datamodule, "dataset_name", None) or type(datamodule).__name__

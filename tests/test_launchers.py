@@ -213,8 +213,12 @@ def test_resume_last_on_two_processes_ends_where_an_uninterrupted_run_ends(
         tmp_path, tmp_path_factory):
     ddp = [*per_rank(2), "--trainer.strategy", "ddp", "--trainer.devices", "2"]
     run([bna_zoo_script(), *RUN, *ddp, "--trainer.max_epochs", "1"], tmp_path)
-    result = run([bna_zoo_script(), *RUN, *ddp, "--ckpt_path", "last"], tmp_path)
+    # the resumed run also tests and saves its model folder under DDP, as a plain fit does
+    result = run([bna_zoo_script(), *RUN, *ddp, "--ckpt_path", "last", "--test_after_fit",
+                  "true"], tmp_path)
     assert "Restored all states" in result.stderr + result.stdout
+    assert "test accuracy:" in result.stdout
+    assert (run_folder(tmp_path) / "model" / "config.json").is_file()
     diff = largest_difference(final_weights(tmp_path), one_process(tmp_path_factory))
     assert diff < WEIGHT_TOL, diff
 
