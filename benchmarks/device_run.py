@@ -391,6 +391,7 @@ def train(device: str, smoke: bool, clock: Clock, out: Path, gz_dir: str) -> dic
     data_args = {**config["data"]["init_args"], "data_dir": str(data_dir), "system_dir": gz_dir}
     if smoke:
         data_args["batch_size"] = 8
+        data_args["val_size"] = 16  # of the 64 tiny training images (the recipe holds out 10,000)
     data = getattr(importlib.import_module(module), cls)(**data_args)
     # the config's trainer, with its logger and checkpoints in the scratch folder (not runs/)
     trainer_args = {k: v for k, v in config["trainer"].items()

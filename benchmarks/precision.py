@@ -96,7 +96,14 @@ def main() -> None:
     shipped = get_entry(name).shipped
     model = (BNAModel.from_pretrained(name) if shipped else BNAModel(name=name)).to(args.device)
     model.train()  # the training graph: NA in the backward, dropout on where the net has it
-    dm = datamodule_for_entry(name, None, batch)
+    if get_entry(name).dataset == "MNIST":
+        # real digits that travel with the package (no download, whatever the card's data)
+        from bna_zoo.data.images import MNISTDataModule
+
+        dm = MNISTDataModule(shipped_digits=True, val_size=0, download=False, batch_size=batch,
+                             augment=False)
+    else:
+        dm = datamodule_for_entry(name, None, batch)
     dm.prepare_data()
     dm.setup("test")
     loader = iter(dm.test_dataloader())

@@ -92,6 +92,8 @@ def datamodule(name: str, data_dir: str, workers: int, n_train: int,
     cfg = get_entry(name).datamodule_config()
     args = {**cfg["init_args"], **loop_data.prepare(name, data_dir, n_train, n_test),
             "num_workers": workers, **DATA_OVERRIDES}
+    if "val_size" in args:
+        args["val_size"] = 0  # a few batches of data: no held-out split (only steps are timed)
     return build_datamodule(cfg["class_name"], **args)
 
 

@@ -132,7 +132,7 @@ CLI_ROWS = [
     ("eval --limit 0", ["eval", "fashionmnist-mlp", "--limit", "0"], "must be > 0"),
     ("export of a name without weights", ["export", "cifar10-cnn", "--out", "x.nir"],
      "no trained weights"),
-    ("show --sample out of range", ["show", "mnist-cnn", "--sample", "99999"],
+    ("show --sample out of range", ["show", "nmnist-cnn", "--sample", "99999"],
      "--sample 99999 is out of range.*0..1999"),
 ]
 
