@@ -15,6 +15,12 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
+from bna_zoo.models import get_entry  # noqa: E402
+from bna_zoo.zoo_commands import _EMULATED_CARD_DATA  # noqa: E402
+
+#: what nmnist-cnn's card data is emulated from, as eval and show say it
+CARD_DATA = _EMULATED_CARD_DATA[get_entry("nmnist-cnn").results.measured_on_id]
+
 
 def bna_zoo(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
@@ -27,15 +33,14 @@ def test_eval_of_nmnist_cnn_in_an_empty_folder_emulates_its_card_data_and_says_s
     run = bna_zoo(tmp_path, "eval", "nmnist-cnn")
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout
-    assert "emulated them from the 2,000 held-out shipped MNIST digits (seed 0)" in out
+    assert f"emulated them from {CARD_DATA}" in out
     assert "[1/1] measuring nmnist-cnn ..." in out
     row = next(line for line in out.splitlines() if line.startswith("| nmnist-cnn"))
     # the card's number, re-measured on the re-emulated recordings (bit-identical data)
-    from bna_zoo.models import get_entry
-
     assert f"{100 * get_entry('nmnist-cnn').results.accuracy:.2f}%" in row
     # no train split asked for, no Lightning banner or tip, no third-party deprecation
-    assert not (tmp_path / "data" / "emulated_nmnist" / "Train").exists()
+    data_dir = get_entry("nmnist-cnn").results.data_args["data_dir"]
+    assert not (tmp_path / data_dir / "Train").exists()
     for noise in ("GPU available", "Tip:", "LeafSpec", "train split"):
         assert noise not in out + run.stderr, noise
 
@@ -45,18 +50,19 @@ def test_show_nmnist_cnn_in_an_empty_folder_draws_the_sample(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     png = tmp_path / "nmnist-cnn-sample3.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "emulated them from the 2,000 held-out shipped MNIST digits" in run.stdout
+    assert f"emulated them from {CARD_DATA}" in run.stdout
 
 
 def test_eval_on_other_data_in_the_cards_place_says_your_data_and_compares_nothing(tmp_path):
     # 50 emulated test digits where the card's 2,000 would be (made so that `show` works)
-    made = bna_zoo(tmp_path, "emulate", "--n-train", "0", "--n-test", "50")
+    data_dir = get_entry("nmnist-cnn").results.data_args["data_dir"]
+    made = bna_zoo(tmp_path, "emulate", "--n-train", "0", "--n-test", "50", "--out-dir", data_dir)
     assert made.returncode == 0, made.stderr[-2000:]
     run = bna_zoo(tmp_path, "eval", "nmnist-cnn")
     assert run.returncode == 0, run.stderr[-3000:]
     row = next(line for line in run.stdout.splitlines() if line.startswith("| nmnist-cnn"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[2] == "50"
-    assert cells[3] == "your data (50 samples, N-MNIST format, in data/emulated_nmnist)"
+    assert cells[3] == f"your data (50 samples, N-MNIST format, in {data_dir})"
     assert cells[5] == "-"  # no difference to a published number for 50 samples
     assert "emulated" not in run.stdout.split("| model")[0]  # nothing re-emulated over it

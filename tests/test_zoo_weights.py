@@ -31,6 +31,12 @@ def _data_dir(name: str, tmp_path: Path) -> str | None:
         for gz in Path(DEBIAN_FASHION_MNIST_DIR).glob("*-ubyte.gz"):
             shutil.copy(gz, raw / gz.name)
         return str(tmp_path)
+    if entry.results.measured_on_id == "bna-zoo/emulated-nmnist-mnist-test":
+        # the card's test split: MNIST's 10,000 test images, emulated with seed 0
+        from bna_zoo.data.emulate import emulate_mnist
+
+        emulate_mnist(_prepared_mnist(), str(tmp_path), seed=0, n_train=0)
+        return str(tmp_path)
     if name == "nmnist-cnn":
         # the card's test split: the 2,000 held-out shipped digits, emulated with seed 0
         from bna_zoo.data.digits import load_digits, split_digits

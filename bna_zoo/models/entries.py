@@ -66,24 +66,35 @@ ENTRIES = [
         summary="The N-MNIST spiking CNN of the TSSL-BP/NA configs, on 3 ms binary event frames "
                 "with saccade motion removed.",
         results=Results(
-            accuracy=0.9660000205039978, firing_rate=0.03151671215891838, samples=2000,
-            split="test (2,000 emulated digits)",
-            measured_on="N-MNIST-style events emulated from 2,000 held-out real MNIST digits "
-                        "(not recorded N-MNIST)",
-            measured_on_id="bna-zoo/emulated-nmnist-test",
-            data_args={"data_dir": "data/emulated_nmnist"},
-            command="python -m bna_zoo.data.emulate --out_dir data/emulated_nmnist --n_train "
-                    "8000 --n_test 2000 && bna-zoo fit --config configs/nmnist-cnn.yaml "
-                    "--data.init_args.data_dir data/emulated_nmnist --data.init_args.download "
-                    "false --data.val_size 0 --trainer.max_epochs 3",
-            eval_command="python -m bna_zoo.data.emulate --out_dir data/emulated_nmnist "
-                         "--n_train 8000 --n_test 2000 && bna-zoo eval nmnist-cnn",
+            accuracy=0.9889000058174133, firing_rate=0.0341651625931263, samples=10000,
+            split="test (10,000 emulated MNIST test digits)",
+            measured_on="N-MNIST-style events emulated from MNIST's 10,000 test images "
+                        "(seed 0; not recorded N-MNIST)",
+            measured_on_id="bna-zoo/emulated-nmnist-mnist-test",
+            data_args={"data_dir": "data/emulated_nmnist_full"},
+            command="bna-zoo prepare mnist && bna-zoo emulate --mnist-dir data && bna-zoo fit "
+                    "--config zoo:nmnist-cnn --data.data_dir data/emulated_nmnist_full "
+                    "--data.download false --model.pretrained nmnist-cnn-v0 --model.lr_gamma "
+                    "0.85 --trainer.max_epochs 12, stopped after 5 epochs (nmnist-cnn-v0: the "
+                    "previous nmnist-cnn weights; docs/nmnist-cnn.md of bna_zoo)",
+            eval_command="bna-zoo eval nmnist-cnn",
             hardware=_CPU,
-            wall_time="about 60 min for 3 epochs (frame cache included), sharing 2 CPU cores "
-                      "with 3-4 other jobs",
-            epochs=3, seed=0,
+            wall_time="about 52 min for 5 epochs (5-13 min per epoch beside evaluation jobs "
+                      "and the test suite; the frame cache of 70,000 recordings took 114 s)",
+            epochs=4, seed=0,
+            history="chosen on validation (the recordings of the last 10,000 MNIST training "
+                    "images): 98.23% after epoch 1, 98.66% after 2, 98.67% after 3, best "
+                    "98.87% after 4 (these weights), 98.81% after 5 (stopped for time)",
+            note="Trained on N-MNIST-style recordings emulated from MNIST's first 50,000 "
+                 "training images, the epoch chosen on those of the other 10,000, tested once "
+                 "on those of MNIST's 10,000 test images: the way N-MNIST itself was recorded "
+                 "(MNIST's images on a moving sensor), but emulated (bna_zoo.data.emulate, "
+                 "default SaccadeSensor, seed 0), so not comparable with numbers on recorded "
+                 "N-MNIST. Started from the previous nmnist-cnn weights (3 epochs on 8,000 "
+                 "emulated shipped digits), which score 96.53% on this test set. 5 of the "
+                 "recipe's 100 epochs: still climbing when stopped.",
         ),
-        sha256="56e3fffdc219c07e3156afc4eb83eee3799ded4bb0340703c4c08430b2b32c98", shipped=True,
+        sha256="9b4cd604fb9f42f3dbf8b7e47ed4f9358c1b9e8aaf38744444b3724a27c00810", shipped=True,
     ),
     ZooEntry(
         "fashionmnist-mlp", "400-400-10", "Fashion-MNIST", (1, 28, 28), 5,
