@@ -306,7 +306,8 @@ class _ImageDataModule(L.LightningDataModule):
         Args:
             stage: Lightning's stage; the sets are built once and serve every stage.
         """
-        if self.test_set is not None:
+        test_only = stage in ("test", "predict")
+        if self.test_set is not None and (test_only or self.train_set is not None):
             return
         if self.missing_files():
             self._raise_missing("call prepare_data() first, or download=True")
@@ -318,6 +319,8 @@ class _ImageDataModule(L.LightningDataModule):
             test_images, test_labels = test_images[:n_test], test_labels[:n_test]
         stats = (self.mean, self.std)
         self.test_set = ArrayImageDataset(test_images, test_labels, *stats)
+        if self.val_size and test_only and self.val_size >= len(train_images):
+            return  # a test needs no training split: a held-out size too large for it can wait
         if self.val_size:
             n = len(train_images)
             if self.val_size >= n:

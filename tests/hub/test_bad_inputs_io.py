@@ -132,8 +132,8 @@ CLI_ROWS = [
     ("eval --limit 0", ["eval", "fashionmnist-mlp", "--limit", "0"], "must be > 0"),
     ("export of a name without weights", ["export", "cifar10-cnn", "--out", "x.nir"],
      "no trained weights"),
-    ("show --sample out of range", ["show", "nmnist-cnn", "--sample", "99999"],
-     "--sample 99999 is out of range.*0..1999"),
+    ("show --sample out of range", ["show", "fashionmnist-mlp", "--sample", "99999"],
+     "--sample 99999 is out of range.*0..7"),
 ]
 
 
@@ -141,6 +141,10 @@ CLI_ROWS = [
 def test_cli_mistakes_end_with_one_line_naming_them(what, argv, pattern, capsys, tmp_path,
                                                     monkeypatch):
     monkeypatch.chdir(tmp_path)
+    # a tiny Fashion-MNIST where the zoo looks for it (data/), for the commands that read data
+    from tests.data.conftest import write_idx_dataset
+
+    write_idx_dataset(tmp_path / "data" / "FashionMNIST" / "raw", n_train=16, n_test=8)
     with pytest.raises(SystemExit) as err:
         main(argv)
     assert err.value.code == 2
