@@ -2,7 +2,7 @@
 
 Usage::
 
-    python tools/curves.py --run NA=runs/mlp-na/logs --run surrogate=runs/mlp-sg/logs \\
+    python tools/curves.py --run NA=runs/mlp-na/version_0 --run surrogate=runs/mlp-sg/version_0 \\
         --out docs/fashionmnist-mlp-na-vs-surrogate --reference 89.92 "TSSL-BP"
 
 Reads every ``metrics.csv`` under each log folder (``bna_zoo.curves.curve``; ``bna-zoo plot``

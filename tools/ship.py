@@ -2,8 +2,10 @@
 
 Usage (in a source checkout)::
 
-    python tools/ship.py fashionmnist-mlp --ckpt runs/fashionmnist-mlp/checkpoints/best-*.ckpt \\
-        --logs runs/fashionmnist-mlp/logs --command "bna-zoo fit --config zoo:fashionmnist-mlp" \\
+    python tools/ship.py fashionmnist-mlp \\
+        --ckpt runs/fashionmnist-mlp/version_0/checkpoints/best-*.ckpt \\
+        --logs runs/fashionmnist-mlp/version_0 \\
+        --command "bna-zoo fit --config zoo:fashionmnist-mlp" \\
         --wall-time "52 min for 100 epochs" --hardware "x86_64, 2 CPU cores, no GPU"
 
 It measures the checkpoint on the entry's test data (``Trainer.test``: accuracy, loss, firing
