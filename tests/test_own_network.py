@@ -46,3 +46,18 @@ def test_own_network_from_the_command_line(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     folder = run.stdout.strip().splitlines()[-1].split()[2]
     assert BNAModel.from_pretrained(folder).net.arch == "200-10"
+
+
+@pytest.mark.slow
+def test_own_network_from_a_yaml_file(tmp_path):
+    (tmp_path / "my-mlp.yaml").write_text(
+        "model: {name: my-mlp, arch: 200-10, input_shape: [1, 28, 28], n_steps: 4}\n"
+        "data: {class_path: bna_zoo.data.images.MNISTDataModule, init_args: "
+        "{shipped_digits: true, subset: 128, val_size: 32}}\n"
+        "trainer: {max_epochs: 1, enable_progress_bar: false}\n")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([sys.executable, "-m", "bna_zoo", "fit", "--config", "my-mlp.yaml"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    net = BNAModel.from_pretrained(run.stdout.strip().splitlines()[-1].split()[2]).net
+    assert (net.arch, net.n_steps) == ("200-10", 4)
