@@ -8,10 +8,17 @@ activation memory) and, on CUDA, the peak allocated memory.
 
 Steps alternate NA / surrogate so that machine noise hits both alike; the median is reported.
 
+Against the machine: the multiply-adds of the step's conv and linear layers (forward and
+backward, ``GMAC/step``) and the **FLOP bound** (``bound ms``): the time the conv/matmul library
+alone takes for those exact ops, each timed alone on this machine in the same run (``flops.py``);
+``NA x bound`` and ``surrogate x bound`` say how far each step is from it. ``--no-bound`` skips
+it, ``--bound-ops`` prints every timed op with its GFLOP/s.
+
 Usage::
 
     python benchmarks/train_step.py                      # all models, table to stdout
     python benchmarks/train_step.py --models nmnist-cnn fashionmnist-mlp --steps 5
+    python benchmarks/train_step.py --models mnist-cnn --bound-ops   # the bound's ops too
 """
 
 from __future__ import annotations
@@ -31,8 +38,11 @@ os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 import torch
 
-from bna_zoo.models import create_model, get_entry, list_models
+from bna_zoo.models import ZooEntry, create_model, get_entry, list_models
 from bna_zoo.nn import build_loss
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # run as a script or imported
+from flops import Bound, format_ops, measure_bound, trace_layers  # noqa: E402
 
 BATCH = {"mnist-cnn": 64, "nmnist-cnn": 32, "fashionmnist-mlp": 64, "fashionmnist-cnn": 50,
          "cifar10-cnn": 50, "dvsgesture-cnn": 16}
@@ -54,14 +64,7 @@ def make_step(name: str, gradient: str, batch: int, device: str, seed: int = 0,
     net = net.to(device)
     loss_fn = build_loss(spec.loss, spec.loss_args, spec.tau_s)
     opt = torch.optim.AdamW(net.parameters(), lr=5e-4)
-    g = torch.Generator().manual_seed(seed)
-    if spec.input_kind == "events":
-        x = (torch.rand(batch, spec.n_steps, *spec.input_shape, generator=g) < 0.2).float()
-    else:
-        x = torch.randn(batch, *spec.input_shape, generator=g)
-    y = torch.randint(0, net.num_classes, (batch,), generator=g)
-    if inputs is not None:
-        x, y = inputs
+    x, y = inputs if inputs is not None else make_inputs(spec, net.num_classes, batch, seed)
     x, y = x.to(device), y.to(device)
 
     def step() -> None:
@@ -88,6 +91,35 @@ def make_step(name: str, gradient: str, batch: int, device: str, seed: int = 0,
         return total
 
     return step, saved_bytes
+
+
+def make_inputs(spec: ZooEntry, num_classes: int, batch: int,
+                seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The benchmark's seeded batch ``(x, y)`` on the CPU.
+
+    ``x``: random images ``[B, *input_shape]`` (standard normal), or event frames
+    ``[B, T, *input_shape]`` with 20% of the pixels on; ``y``: labels ``[B]``.
+    """
+    g = torch.Generator().manual_seed(seed)
+    if spec.input_kind == "events":
+        x = (torch.rand(batch, spec.n_steps, *spec.input_shape, generator=g) < 0.2).float()
+    else:
+        x = torch.randn(batch, *spec.input_shape, generator=g)
+    return x, torch.randint(0, num_classes, (batch,), generator=g)
+
+
+def step_bound(name: str, batch: int, device: str, reps: int = 5, seed: int = 0) -> Bound:
+    """The FLOP bound of one training step of ``name`` at ``batch`` (see ``flops.py``).
+
+    The conv/linear calls are traced on the benchmark's own input, so the shapes are those the
+    timed step runs (time folded into the batch, or the event nets' step-by-step first conv).
+    """
+    torch.manual_seed(seed)
+    net = create_model(name, gradient="surrogate").to(device)
+    x, _ = make_inputs(get_entry(name), net.num_classes, batch, seed)
+    calls = trace_layers(net, x.to(device))
+    del net  # its activations are gone; only the shapes are needed
+    return measure_bound(calls, training=True, device=device, reps=reps, seed=seed)
 
 
 def peak_rss_mb(name: str, gradient: str, batch: int, steps: int = 2) -> float:
@@ -120,7 +152,10 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def bench(name: str, batch: int, steps: int, warmup: int, device: str) -> dict:
+def bench(name: str, batch: int, steps: int, warmup: int, device: str,
+          bound_reps: int = 0) -> dict:
+    """Time ``steps`` alternating NA / surrogate steps of ``name``; with ``bound_reps`` > 0 also
+    the FLOP bound (:func:`step_bound`, that many repetitions per op), after the steps."""
     runs = {g: make_step(name, g, batch, device) for g in ("na", "surrogate")}
     times: dict[str, list[float]] = {g: [] for g in runs}
     peak: dict[str, float] = {}
@@ -140,13 +175,30 @@ def bench(name: str, batch: int, steps: int, warmup: int, device: str) -> dict:
                 peak[g] = max(peak.get(g, 0.0), torch.cuda.max_memory_allocated() / 2**20)
     med = {g: statistics.median(v) for g, v in times.items()}
     saved = {g: runs[g][1]() / 2**20 for g in runs}
+    del runs
+    bound = step_bound(name, batch, device, bound_reps) if bound_reps > 0 else None
     return {"name": name, "T": get_entry(name).n_steps, "batch": batch, "na_ms": med["na"],
             "sg_ms": med["surrogate"], "ratio": med["na"] / med["surrogate"],
             "na_mb": saved["na"], "sg_mb": saved["surrogate"],
-            "na_peak": peak.get("na"), "sg_peak": peak.get("surrogate")}
+            "na_peak": peak.get("na"), "sg_peak": peak.get("surrogate"), "bound": bound}
 
 
-def main() -> None:
+def bound_cells(r: dict) -> str:
+    """The row's bound columns: GMAC/step, bound ms, NA x bound, surrogate x bound."""
+    b: Bound = r["bound"]
+    return (f" {b.gmac_step:.2f} | {b.train_ms:.1f} | {r['na_ms'] / b.train_ms:.2f} | "
+            f"{r['sg_ms'] / b.train_ms:.2f} |")
+
+
+def peak_line(rows: list[dict]) -> str:
+    """The highest GFLOP/s one op reached, over every model's bound, and where."""
+    best = max(((r["name"], r["bound"].peak) for r in rows), key=lambda p: p[1].gflops)
+    name, op = best
+    return (f"peak: {op.gflops:.1f} GFLOP/s, {name} {op.layer} {op.op} ({op.shape}); "
+            "per model: " + ", ".join(f"{r['name']} {r['bound'].peak.gflops:.1f}" for r in rows))
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="*", default=list_models())
     parser.add_argument("--steps", type=int, default=5)
@@ -155,8 +207,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--rss", action="store_true",
                         help="also measure each gradient's peak process memory (CPU)")
+    parser.add_argument("--no-bound", action="store_true",
+                        help="leave out the FLOP bound (its op timing takes about as long as "
+                             "a few steps)")
+    parser.add_argument("--bound-reps", type=int, default=5,
+                        help="timed repetitions (median) of each op of the bound")
+    parser.add_argument("--bound-ops", action="store_true",
+                        help="also print every op of each model's bound with its GFLOP/s")
     parser.add_argument("--rss-child", nargs=4, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.rss_child:
         name, gradient, batch, steps = args.rss_child
         _rss_child(name, gradient, int(batch), int(steps))
@@ -175,10 +234,15 @@ def main() -> None:
         cols += " NA peak MB | surrogate peak MB |"
     elif args.rss:
         cols += " NA peak RSS MB | surrogate peak RSS MB |"
+    if not args.no_bound:
+        cols += " GMAC/step | bound ms | NA x bound | surrogate x bound |"
     print(cols)
     print("|" + "---|" * (cols.count("|") - 1))
+    rows = []
     for name in args.models:
-        r = bench(name, BATCH.get(name, 32), args.steps, args.warmup, args.device)
+        r = bench(name, BATCH.get(name, 32), args.steps, args.warmup, args.device,
+                  0 if args.no_bound else args.bound_reps)
+        rows.append(r)
         line = (f"| {r['name']} | {r['T']} | {r['batch']} | {r['na_ms']:.1f} | {r['sg_ms']:.1f} | "
                 f"{r['ratio']:.2f} | {r['na_mb']:.1f} | {r['sg_mb']:.1f} |")
         if args.device == "cuda":
@@ -187,7 +251,19 @@ def main() -> None:
             batch = BATCH.get(name, 32)
             line += (f" {peak_rss_mb(name, 'na', batch):.0f} |"
                      f" {peak_rss_mb(name, 'surrogate', batch):.0f} |")
+        if r["bound"] is not None:
+            line += bound_cells(r)
         print(line, flush=True)
+    if not args.no_bound and rows:
+        print(f"\n{peak_line(rows)}")
+        print("GMAC/step: conv/linear multiply-adds of forward + backward; bound ms: those ops "
+              "timed alone (benchmarks/flops.py); element-wise work (LIF/NA, PSC, pooling, "
+              "optimizer) is outside the bound")
+    if args.bound_ops:
+        for r in rows:
+            if r["bound"] is not None:
+                print(f"\n{r['name']} (T={r['T']}, batch {r['batch']}):\n"
+                      f"{format_ops(r['bound'])}")
 
 
 if __name__ == "__main__":
