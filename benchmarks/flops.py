@@ -287,11 +287,21 @@ def measure_bound(calls: list[LayerCall], training: bool = True, device: str = "
     return Bound(fwd, bwd, ops)
 
 
+def fmt(value: float) -> str:
+    """A table number with about three significant digits, never in exponent notation for the
+    sizes these tables hold (``461``, ``23.6``, ``0.358``)."""
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}" if abs(value) >= 1e-4 else f"{value:.1e}"
+
+
 def format_ops(bound: Bound) -> str:
     """A markdown table of the bound's ops: layer, op, shapes, GMAC, ms, GFLOP/s."""
     lines = ["| layer | op | shapes (input * weight -> output) | GMAC | ms | GFLOP/s |",
              "|---|---|---|---|---|---|"]
     for o in bound.ops:
-        lines.append(f"| {o.layer} | {o.op} | {o.shape} | {o.macs / 1e9:.3f} | {o.ms:.2f} | "
-                     f"{o.gflops:.1f} |")
+        lines.append(f"| {o.layer} | {o.op} | {o.shape} | {fmt(o.macs / 1e9)} | {fmt(o.ms)} | "
+                     f"{fmt(o.gflops)} |")
     return "\n".join(lines)

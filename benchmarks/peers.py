@@ -28,6 +28,12 @@ implementation once, the order rotating from round to round, so machine noise hi
 median is reported. The machine load (``os.getloadavg``) is printed at start and end: timings taken
 on a loaded machine are not comparable.
 
+**FLOP bound** (``flops.py``; ``--no-bound`` leaves it out): the multiply-adds of our network's
+conv and linear layers (``GMAC/step`` forward and backward, ``GMAC/batch`` forward only) and the
+time the conv/matmul library alone takes for those exact ops on this machine, in this run
+(``bound ms``); the training table gives our NA and surrogate steps as multiples of the training
+bound, the inference table our forward as a multiple of the forward bound.
+
 Usage::
 
     python benchmarks/peers.py                                   # all six nets, 5 rounds
@@ -64,6 +70,7 @@ from bna_zoo.models.zoo import NET_FIELDS
 from bna_zoo.nn import build_loss
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # run as a script or by runpy
+from flops import Bound, fmt, measure_bound, trace_layers  # noqa: E402
 from peer_nets import (  # noqa: E402
     LayerLoopNet,
     PeerNet,
@@ -387,6 +394,23 @@ def time_impls(bench: BenchNet, impls: list[Impl], x: torch.Tensor, y: torch.Ten
             {k: x.shape[0] / v for k, v in inference.items()})
 
 
+def net_bound(net: SpikingNetwork, x: torch.Tensor, device: str, reps: int,
+              seed: int) -> dict[str, Any]:
+    """The FLOP bound of ``net`` on the batch ``x`` (``flops.py``), as a JSON-ready dict.
+
+    One timing serves both tables: the forward ops are the inference bound, forward and
+    gradient ops together the training bound. Keys: ``gmac_forward``, ``gmac_backward``,
+    ``forward_ms``, ``train_ms``, ``peak_gflops``, ``peak_op`` and ``ops`` (one dict per op).
+    """
+    bound: Bound = measure_bound(trace_layers(net, x), training=True, device=device,
+                                 reps=reps, seed=seed)
+    peak = bound.peak
+    return {"gmac_forward": bound.macs_forward / 1e9, "gmac_backward": bound.macs_backward / 1e9,
+            "forward_ms": bound.forward_ms, "train_ms": bound.train_ms,
+            "peak_gflops": peak.gflops, "peak_op": f"{peak.layer} {peak.op} ({peak.shape})",
+            "ops": [{**o.__dict__, "gflops": o.gflops} for o in bound.ops]}
+
+
 # -------------------------------------------------------------------------------- output
 def missing_peers(available: dict[str, str | None], skip: list[str]) -> dict[str, str]:
     """A one-line note for each peer that will not run: left out, or not importable."""
@@ -427,33 +451,65 @@ def format_tables(results: list[dict[str, Any]], missing: dict[str, str]) -> str
             lines.append(f"| {r['name']} | {c['label']} | {same} | {spikes} | "
                          f"{c['spike_mismatch']:.2%} | {grad} | "
                          f"{'pass' if c['passed'] else 'FAIL'} |")
+    bounded = any(r.get("bound") for r in results)
     surrogates = (OURS_SG, *PEERS)
+    train_bound_cols = " GMAC/step | bound ms | NA x bound | surrogate x bound |"
     lines += ["", "### Training step (ms per step, median; forward, loss, backward, clip, AdamW, "
               "clamp)", "",
               "| model | T | batch | " + " | ".join((OURS_NA, *surrogates))
-              + " | NA / fastest surrogate |",
-              "|---|---|---|" + "---|" * (len(surrogates) + 2)]
+              + " | NA / fastest surrogate |" + (train_bound_cols if bounded else ""),
+              "|---|---|---|" + "---|" * (len(surrogates) + 2 + 4 * bounded)]
     for r in results:
         t = r["train_ms"]
         cells = [_cell(t.get(k), ".1f", missing, k) for k in (OURS_NA, *surrogates)]
         fastest = min((k for k in surrogates if k in t), key=t.__getitem__)
         lines.append(f"| {r['name']} | {r['T']} | {r['batch']} | " + " | ".join(cells)
-                     + f" | {t[OURS_NA] / t[fastest]:.2f} ({fastest}) |")
+                     + f" | {t[OURS_NA] / t[fastest]:.2f} ({fastest}) |"
+                     + (_train_bound_cells(r) if bounded else ""))
+    infer_bound_cols = " GMAC/batch | bound ms | ours x bound |"
     lines += ["", "### Inference (samples/s, torch.no_grad, eval mode)", "",
               "| model | T | batch | bna_zoo | " + " | ".join(PEERS) + " | "
-              + " | ".join(f"ours / {p}" for p in PEERS) + " |",
-              "|---|---|---|---|" + "---|" * (2 * len(PEERS))]
+              + " | ".join(f"ours / {p}" for p in PEERS) + " |"
+              + (infer_bound_cols if bounded else ""),
+              "|---|---|---|---|" + "---|" * (2 * len(PEERS) + 3 * bounded)]
     for r in results:
         s = r["infer_sps"]
         cells = [_cell(s.get(k), ".1f", missing, k) for k in PEERS]
         ratios = [_cell(s["bna_zoo"] / s[k] if k in s else None, ".2f", missing, k)
                   for k in PEERS]
         lines.append(f"| {r['name']} | {r['T']} | {r['batch']} | {s['bna_zoo']:.1f} | "
-                     + " | ".join(cells + ratios) + " |")
+                     + " | ".join(cells + ratios) + " |"
+                     + (_infer_bound_cells(r) if bounded else ""))
+    if bounded:
+        lines += ["", "Bound: our network's conv/linear multiply-adds and those ops timed alone "
+                  "(benchmarks/flops.py); element-wise work (LIF/NA, PSC, pooling) is outside "
+                  "it. Peak GFLOP/s of one op: " + ", ".join(
+                      f"{r['name']} {fmt(r['bound']['peak_gflops'])} ({r['bound']['peak_op']})"
+                      for r in results if r.get("bound"))]
     if missing:
         lines.append("")
     lines += [f"{label}: {note}" for label, note in missing.items()]
     return "\n".join(lines)
+
+
+def _train_bound_cells(r: dict[str, Any]) -> str:
+    """GMAC/step, bound ms, NA x bound, surrogate x bound (ours) of one training row."""
+    b = r.get("bound")
+    if not b:
+        return " – | – | – | – |"
+    t = r["train_ms"]
+    return (f" {fmt(b['gmac_forward'] + b['gmac_backward'])} | {fmt(b['train_ms'])} | "
+            f"{t[OURS_NA] / b['train_ms']:.2f} | {t[OURS_SG] / b['train_ms']:.2f} |")
+
+
+def _infer_bound_cells(r: dict[str, Any]) -> str:
+    """GMAC/batch, bound ms, ours x bound (our ms per batch over the forward bound)."""
+    b = r.get("bound")
+    if not b:
+        return " – | – | – |"
+    ours_ms = 1e3 * r["batch"] / r["infer_sps"]["bna_zoo"]
+    return (f" {fmt(b['gmac_forward'])} | {fmt(b['forward_ms'])} | "
+            f"{ours_ms / b['forward_ms']:.2f} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -475,6 +531,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="share of pixels on in the synthetic event frames")
     parser.add_argument("--skip", nargs="*", default=[], choices=list(SKIP),
                         help="peers to leave out")
+    parser.add_argument("--no-bound", action="store_true",
+                        help="leave out the FLOP bound (GMAC and bound columns)")
+    parser.add_argument("--bound-reps", type=int, default=5,
+                        help="timed repetitions (median) of each op of the bound")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny nets, 1 round, no warmup, 1 thread, CPU (for the tests)")
     parser.add_argument("--json", default=None, help="also write every result to this file")
@@ -482,6 +542,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         args.models = args.models or list(SMOKE_NETS)
         args.steps, args.warmup, args.device = 1, 0, "cpu"
+        args.bound_reps = min(args.bound_reps, 2)
         args.threads = args.threads or 1
     args.models = args.models or list(BATCH)
     if args.threads:
@@ -511,9 +572,12 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
         checks = check_impls(bench, impls, x, y, missing)
         train, infer = time_impls(bench, impls, x, y, args.steps, args.warmup, args.device)
+        # after the implementations' timing, in the same process, threads and device
+        bound = (None if args.no_bound else
+                 net_bound(net, x, args.device, args.bound_reps, args.seed))
         results.append({"name": name, "T": net.n_steps, "batch": bench.batch,
                         "weights": origin, "input": what, "checks": checks, "train_ms": train,
-                        "infer_sps": infer})
+                        "infer_sps": infer, "bound": bound})
     load_end = os.getloadavg()
     print()
     print(format_tables(results, missing))

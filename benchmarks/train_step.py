@@ -42,7 +42,7 @@ from bna_zoo.models import ZooEntry, create_model, get_entry, list_models
 from bna_zoo.nn import build_loss
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # run as a script or imported
-from flops import Bound, format_ops, measure_bound, trace_layers  # noqa: E402
+from flops import Bound, fmt, format_ops, measure_bound, trace_layers  # noqa: E402
 
 BATCH = {"mnist-cnn": 64, "nmnist-cnn": 32, "fashionmnist-mlp": 64, "fashionmnist-cnn": 50,
          "cifar10-cnn": 50, "dvsgesture-cnn": 16}
@@ -186,7 +186,7 @@ def bench(name: str, batch: int, steps: int, warmup: int, device: str,
 def bound_cells(r: dict) -> str:
     """The row's bound columns: GMAC/step, bound ms, NA x bound, surrogate x bound."""
     b: Bound = r["bound"]
-    return (f" {b.gmac_step:.2f} | {b.train_ms:.1f} | {r['na_ms'] / b.train_ms:.2f} | "
+    return (f" {fmt(b.gmac_step)} | {fmt(b.train_ms)} | {r['na_ms'] / b.train_ms:.2f} | "
             f"{r['sg_ms'] / b.train_ms:.2f} |")
 
 
