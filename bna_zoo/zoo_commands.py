@@ -283,11 +283,11 @@ def cmd_prepare(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from .export import to_nir
     from .export._nir import nir  # with an install hint when the nir extra is missing
+    from .export.targets import export_nir
     from .model import BNAModel
 
-    graph = to_nir(BNAModel.from_pretrained(args.name))
+    graph, target, dt = export_nir(BNAModel.from_pretrained(args.name), args.target, args.dt)
     try:
         nir.write(args.out, graph)
     except OSError as err:
@@ -296,7 +296,13 @@ def cmd_export(args: argparse.Namespace) -> None:
         reason = os.strerror(err.errno) if err.errno else "cannot create the file"
         raise FileNotFoundError(f"cannot write the NIR file {args.out}: {reason}; give --out a "
                                 "path in an existing, writable folder") from err
-    print(f"wrote {args.out} (NIR graph of {args.name}; load it with bna_zoo.export.from_nir)")
+    meta = graph.metadata["bna_zoo"]
+    unit = "s (time constants in seconds)" if target.time_unit == "s" else "step"
+    output = "the output PSC" if target.readout == "psc" else "the output spikes"
+    print(f"wrote {args.out}: NIR graph of {args.name} for {target.name}, one step = {dt:g} "
+          f"{unit}, T = {meta['n_steps']}, output: {output}")
+    print("load it with: " + target.load.format(path=args.out, dt=f"{dt:g}")
+          + "  (docs/nir.md)")
 
 
 def _limit(text: str) -> int | float:
@@ -365,4 +371,12 @@ def add_zoo_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name")
     p.add_argument("--format", choices=["nir"], default="nir")
     p.add_argument("--out", required=True, help="the .nir file to write")
+    p.add_argument("--target", default="generic",
+                   choices=["generic", "norse", "snntorch", "bna_zoo"],
+                   help="the consumer the graph is written for (docs/nir.md): generic (default: "
+                   "NIR primitives only, LI readout), norse, snntorch, bna_zoo (bit for bit, "
+                   "time in steps)")
+    p.add_argument("--dt", type=float, default=None,
+                   help="seconds per time step; the time constants are written as tau * dt "
+                   "(default: 0.001; snntorch: 0.0001, fixed; bna_zoo: 1 = steps)")
     p.set_defaults(run=cmd_export)

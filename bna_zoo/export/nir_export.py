@@ -55,8 +55,23 @@ def _weight(module: nn.Module, scale: float) -> np.ndarray:
     return w.numpy().copy()
 
 
+def _linear_as_conv(w: np.ndarray, shape: tuple[int, ...]) -> nir.Conv2d:
+    """A linear layer on a ``(C, H, W)`` input as the convolution whose kernel covers it all.
+
+    ``y = W x.flatten()`` equals a ``Conv2d`` with kernel ``W.reshape(out, C, H, W)`` and no
+    padding, whose output is ``(out, 1, 1)``: the same sums without a ``Flatten`` node (C-order
+    flattening, as torch's). Consumers that turn NIR's ``Flatten(start_dim=0)`` into
+    ``torch.nn.Flatten(0)`` flatten the batch too; this form runs batched in every one of them.
+    """
+    c, h, width = shape
+    return nir.Conv2d(input_shape=(h, width), weight=w.reshape(w.shape[0], c, h, width),
+                      stride=1, padding=0, dilation=1, groups=1,
+                      bias=np.zeros(w.shape[0], np.float32))
+
+
 def to_nir(
-    model: nn.Module, *, dt: float = 1.0, fold_scale: bool = False, readout: str = "psc"
+    model: nn.Module, *, dt: float = 1.0, fold_scale: bool = False, readout: str = "psc",
+    linear_as_conv: bool = False,
 ) -> nir.NIRGraph:
     """Export a network as a NIR graph (inference only: dropout has no node).
 
@@ -71,6 +86,10 @@ def to_nir(
         readout: ``"psc"`` ends with an ``LI`` node that turns the output spikes into the
             output PSC, the model's own output; ``"spikes"`` ends at the output spikes (for
             consumers without ``LI``).
+        linear_as_conv: write every linear layer as a ``Conv2d`` (its kernel the whole
+            ``(C, H, W)`` input, then 1x1), so the graph has no ``Flatten`` and its per-step
+            output is ``(classes, 1, 1)``: batch-safe in consumers whose ``Flatten`` also
+            flattens the batch (Norse, snnTorch; docs/nir.md section 4).
 
     Returns:
         A type-checked ``nir.NIRGraph``. Per-step shapes exclude batch and time; the graph's
@@ -107,6 +126,15 @@ def to_nir(
                 else conv.bias.detach().cpu().numpy().copy(),
             ))
             shape = tuple(int(d) for d in nodes[layer.name].output_type["output"])
+            add(f"{layer.name}_lif", _cuba_lif(net, shape, dt))
+        elif isinstance(layer, SpikingLinear) and linear_as_conv and len(shape) == 3:
+            lin = layer.linear
+            if lin.bias is not None:
+                raise ValueError(f"linear_as_conv: layer {layer.name} has a bias; export it with "
+                                 "linear_as_conv=False")
+            w = _weight(lin, pending_scale)
+            add(layer.name, _linear_as_conv(w, shape))
+            shape = (w.shape[0], 1, 1)
             add(f"{layer.name}_lif", _cuba_lif(net, shape, dt))
         elif isinstance(layer, SpikingLinear):
             if len(shape) > 1:
@@ -146,6 +174,7 @@ def to_nir(
         "version": __version__, "dt": float(dt), "n_steps": int(net.n_steps),
         "input_kind": net.input_kind, "input_shape": np.array(net.input_shape),
         "readout": readout, "arch": net.arch, "fold_scale": int(fold_scale),
+        "linear_as_conv": int(linear_as_conv),
     }
     # the input normalisation the weights were trained with: the graph's input is the
     # normalised image, (pixel / 255 - mean) / std per channel, which a consumer must apply
