@@ -228,24 +228,30 @@ def time_op(fn: Callable[[], object], device: torch.device, reps: int = 5, warmu
     return statistics.median(times)
 
 
-def _conv_ops(c: LayerCall, x: torch.Tensor, w: torch.Tensor,
-              g: torch.Tensor) -> dict[str, Callable[[], object]]:
-    conf = (c.stride, c.padding, c.dilation, c.groups)
-    return {
-        "forward": lambda: F.conv2d(x, w, None, *conf),
-        "weight grad": lambda: torch.nn.grad.conv2d_weight(x, w.shape, g, *conf),
-        "input grad": lambda: torch.nn.grad.conv2d_input(x.shape, w, g, *conf),
-    }
+def library_ops(c: LayerCall, x: torch.Tensor, w: torch.Tensor,
+                g: torch.Tensor) -> dict[str, Callable[[], torch.Tensor]]:
+    """The library ops of one call of ``c``, as closures: ``"forward"`` (its output),
+    ``"weight grad"`` and ``"input grad"`` (the gradients autograd computes from ``g``).
 
-
-def _linear_ops(x: torch.Tensor, w: torch.Tensor,
-                g: torch.Tensor) -> dict[str, Callable[[], object]]:
+    Args:
+        c: the call.
+        x: its input, ``c.in_shape``.
+        w: its weight, ``c.weight_shape``.
+        g: a gradient of its output, ``c.out_shape``.
+    """
+    if c.kind == "conv":
+        conf = (c.stride, c.padding, c.dilation, c.groups)
+        return {
+            "forward": lambda: F.conv2d(x, w, None, *conf),
+            "weight grad": lambda: torch.nn.grad.conv2d_weight(x, w.shape, g, *conf),
+            "input grad": lambda: torch.nn.grad.conv2d_input(x.shape, w, g, *conf),
+        }
     # autograd's linear backward: grad_in = g @ W, grad_W = g^T @ x, over the folded batch
     x2, g2 = x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])
     return {
         "forward": lambda: F.linear(x, w),
         "weight grad": lambda: torch.mm(g2.t(), x2),
-        "input grad": lambda: torch.mm(g2, w),
+        "input grad": lambda: torch.mm(g2, w).view(x.shape),
     }
 
 
@@ -275,7 +281,7 @@ def measure_bound(calls: list[LayerCall], training: bool = True, device: str = "
     for c in calls:
         x, w, g = (torch.randn(s, generator=gen).to(dev)
                    for s in (c.in_shape, c.weight_shape, c.out_shape))
-        fns = _conv_ops(c, x, w, g) if c.kind == "conv" else _linear_ops(x, w, g)
+        fns = library_ops(c, x, w, g)
         wanted = ["forward"]
         if training:
             wanted += ["weight grad"] + (["input grad"] if c.input_grad else [])
