@@ -31,8 +31,20 @@ def _t(a: Any) -> torch.Tensor:
     return torch.as_tensor(a).float()
 
 
-def _euler(tau: Any, dt: float) -> np.ndarray:
-    return np.float64(dt) / np.asarray(tau, dtype=np.float64)
+#: How a backend may discretise NIR's continuous equations (docs/nir.md §1, "Discretisation"):
+#: ``euler`` is the zoo's own update; the other two are what backends choose instead, offered to
+#: measure what that choice does to a zoo network.
+SCHEMES = ("euler", "euler-membrane-first", "exponential")
+
+
+def _euler(tau: Any, dt: float, scheme: str = "euler") -> np.ndarray:
+    """The per-step gain ``k`` of a leak ``tau``: the decay is ``1 - k``.
+
+    Euler: ``k = dt/tau``. ``exponential`` (the exact solution for an input held constant over
+    the step, as backends with exact decay integrate): ``k = 1 - exp(-dt/tau)``.
+    """
+    k = np.float64(dt) / np.asarray(tau, dtype=np.float64)
+    return -np.expm1(-k) if scheme == "exponential" else k
 
 
 def _divisor(gain: Any) -> np.ndarray:
@@ -51,16 +63,20 @@ class LIFStep(nn.Module):
 
     The input gain is a division, as in the zoo's encoder (``x / tau_s``), so that a filtered
     analog input rounds as there. State: ``(i, v', z)``, each ``[B, *shape]``; ``z`` is kept so
-    that traces can read the spikes.
+    that traces can read the spikes. ``scheme`` (one of :data:`SCHEMES`): ``euler-membrane-first``
+    updates the membrane with the previous step's current ``i[t-1]``; ``exponential`` replaces
+    each ``dt/tau`` by ``1 - exp(-dt/tau)``.
     """
 
-    def __init__(self, node: nir.CubaLIF | nir.LIF, dt: float) -> None:
+    def __init__(self, node: nir.CubaLIF | nir.LIF, dt: float, scheme: str = "euler") -> None:
         super().__init__()
         self.synapse = isinstance(node, nir.CubaLIF)
+        self.membrane_first = scheme == "euler-membrane-first"
         if self.synapse:
-            self.register_buffer("decay_syn", _t(1.0 - _euler(node.tau_syn, dt)))
-            self.register_buffer("div_in", _t(_divisor(_euler(node.tau_syn, dt) * node.w_in)))
-        k_mem = _euler(node.tau_mem if self.synapse else node.tau, dt)
+            k_syn = _euler(node.tau_syn, dt, scheme)
+            self.register_buffer("decay_syn", _t(1.0 - k_syn))
+            self.register_buffer("div_in", _t(_divisor(k_syn * node.w_in)))
+        k_mem = _euler(node.tau_mem if self.synapse else node.tau, dt, scheme)
         self.register_buffer("decay_mem", _t(1.0 - k_mem))
         self.register_buffer("gain_mem", _t(np.asarray(node.r) * k_mem))
         self.register_buffer("leak", _t(np.asarray(node.v_leak) * k_mem))
@@ -75,8 +91,11 @@ class LIFStep(nn.Module):
             i = v = torch.zeros_like(x)
         else:
             i, v, _ = state
-        i = i * self.decay_syn + x / self.div_in if self.synapse else x
-        v = v * self.decay_mem + i * self.gain_mem + self.leak
+        i_new = i * self.decay_syn + x / self.div_in if self.synapse else x
+        # membrane first: the current reaches the membrane one step late (a delay per layer)
+        i_mem = i if self.membrane_first and self.synapse else i_new
+        i = i_new
+        v = v * self.decay_mem + i_mem * self.gain_mem + self.leak
         z = (v > self.v_threshold).to(x.dtype)  # strict, as NIR and the zoo's LIF
         v = v * (1.0 - z) + z * self.v_reset
         return z, (i, v, z)
@@ -87,9 +106,9 @@ class LIStep(nn.Module):
     (dt/tau) v_leak``. With ``tau = tau_s, r = 1`` it is the zoo's PSC filter (the output).
     """
 
-    def __init__(self, node: nir.LI, dt: float) -> None:
+    def __init__(self, node: nir.LI, dt: float, scheme: str = "euler") -> None:
         super().__init__()
-        k = _euler(node.tau, dt)
+        k = _euler(node.tau, dt, scheme)
         self.register_buffer("decay", _t(1.0 - k))
         self.register_buffer("div_in", _t(_divisor(np.asarray(node.r) * k)))
         self.register_buffer("leak", _t(np.asarray(node.v_leak) * k))
@@ -163,11 +182,11 @@ def _flatten(node: nir.Flatten) -> nn.Flatten:
     return nn.Flatten(int(node.start_dim) + 1, int(end))
 
 
-def _node_map(dt: float) -> dict[type, Any]:
+def _node_map(dt: float, scheme: str = "euler") -> dict[type, Any]:
     return {
-        nir.CubaLIF: lambda n: LIFStep(n, dt),
-        nir.LIF: lambda n: LIFStep(n, dt),
-        nir.LI: lambda n: LIStep(n, dt),
+        nir.CubaLIF: lambda n: LIFStep(n, dt, scheme),
+        nir.LIF: lambda n: LIFStep(n, dt, scheme),
+        nir.LI: lambda n: LIStep(n, dt, scheme),
         nir.SumPool2d: SumPoolStep,
         nir.Scale: ScaleStep,
         nir.Conv2d: _conv2d,
@@ -257,7 +276,7 @@ class NIRModule(nn.Module):
 
 def from_nir(
     graph_or_path: nir.NIRGraph | str | Path, dt: float | None = None, filter_first: bool = True,
-    raw_input: bool = False,
+    raw_input: bool = False, scheme: str = "euler",
 ) -> NIRModule:
     """Load a NIR graph (or a ``.nir`` file) as a :class:`NIRModule`.
 
@@ -273,12 +292,18 @@ def from_nir(
         raw_input: inputs are raw images in [0, 1]: apply the normalisation the graph's
             metadata records (``input_mean``, ``input_std``). False expects normalised input,
             as the graph computes it, and warns once when an input looks raw.
+        scheme: how the continuous neuron equations are stepped (:data:`SCHEMES`). ``"euler"``
+            (synapse first) is the zoo's own update, the one the export's parameters are
+            chosen for; the others run the graph as a backend that discretises differently
+            would (docs/nir.md §1 measures what that costs), and imply ``filter_first=False``.
 
     Returns:
         A module mapping the input of the exported model to its output, ``[B, T, ...]``.
         Supported nodes: ``Input``, ``Output``, ``Linear``, ``Affine``, ``Conv2d``,
         ``Flatten``, ``SumPool2d``, ``Scale``, ``CubaLIF``, ``LIF`` and ``LI``.
     """
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown scheme {scheme!r}; choose one of {SCHEMES}")
     graph = nir.read(str(graph_or_path)) if isinstance(graph_or_path, (str, Path)) \
         else graph_or_path
     meta = dict(graph.metadata.get(META_KEY, {})) if isinstance(graph.metadata, dict) else {}
@@ -287,11 +312,13 @@ def from_nir(
     if len(inputs) != 1:
         raise ValueError(f"expected a graph with one Input node, found {len(inputs)}")
     input_shape = tuple(int(d) for d in inputs[0].input_type["input"])
-    if filter_first:
+    if filter_first and scheme == "euler":
+        # the rewrite moves each synapse in front of its weights; only Euler synapse-first is
+        # the zoo's order of operations, so another scheme runs the graph as written
         graph = nir_rewrite.filter_first(graph)
     # nirtorch fits: it wires any graph of these nodes into a one-step GraphModule that threads
     # each stateful node's state through a dict, which NIRModule loops over the T steps
-    step = require_nirtorch().nir_to_torch(graph, _node_map(dt))
+    step = require_nirtorch().nir_to_torch(graph, _node_map(dt, scheme))
     n_steps = meta.get("n_steps")
     mean, std = meta.get("input_mean"), meta.get("input_std")
     return NIRModule(step, input_shape, int(n_steps) if n_steps is not None else None,

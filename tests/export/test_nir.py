@@ -240,3 +240,37 @@ def test_export_needs_nir_alone_and_from_nir_names_nirtorch_when_missing(tmp_pat
     assert run.returncode == 0, run.stderr[-2000:]
     assert (tmp_path / "m.nir").stat().st_size > 0
     assert "refused: reading a NIR graph back (from_nir) needs the 'nirtorch' package" in run.stdout
+
+
+def _one_neuron_graph() -> nir.NIRGraph:
+    """Input -> CubaLIF (tau_syn 4, tau_mem 8, r = tau_mem, theta 1) -> Output, dt = 1."""
+    one = np.ones(1)
+    return nir.NIRGraph(
+        nodes={"input": nir.Input(input_type=np.array([1])),
+               "lif": nir.CubaLIF(tau_syn=4 * one, tau_mem=8 * one, r=8 * one, v_leak=0 * one,
+                                  v_threshold=one, v_reset=0 * one, w_in=one),
+               "output": nir.Output(output_type=np.array([1]))},
+        edges=[("input", "lif"), ("lif", "output")])
+
+
+def test_membrane_first_euler_fires_one_step_later_than_synapse_first():
+    # a constant input of 3: the current after step 0 is 3/4, after step 1 3/4*3/4 + 3/4
+    x = torch.full((1, 6, 1), 3.0)
+    first = {}
+    for scheme in ("euler", "euler-membrane-first"):
+        spikes = list(from_nir(_one_neuron_graph(), scheme=scheme).forward_with_trace(x)[1]
+                      .values())[0][0, :, 0]
+        first[scheme] = int(spikes.nonzero()[0])
+    assert first["euler-membrane-first"] == first["euler"] + 1
+
+
+def test_exponential_scheme_decays_by_exp_of_minus_dt_over_tau():
+    from bna_zoo.export.nir_import import LIFStep
+
+    node = _one_neuron_graph().nodes["lif"]
+    exact, euler = LIFStep(node, 1.0, "exponential"), LIFStep(node, 1.0)
+    assert float(exact.decay_syn) == pytest.approx(np.exp(-1 / 4), rel=1e-7)
+    assert float(exact.decay_mem) == pytest.approx(np.exp(-1 / 8), rel=1e-7)
+    assert float(euler.decay_syn) == 0.75 and float(euler.decay_mem) == 0.875
+    with pytest.raises(ValueError, match="choose one of"):
+        from_nir(_one_neuron_graph(), scheme="rk4")
