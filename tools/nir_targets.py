@@ -101,6 +101,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         results = {name: measure(name, args.samples, Path(tmp)) for name in args.models}
     columns = list(next(iter(results.values())))
+    print("accuracy by output spike count (differing output spike entries / our output spikes)")
     print("| model | " + " | ".join(columns) + " |")
     print("|---|" + "---|" * len(columns))
     for name, r in results.items():
