@@ -11,6 +11,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from ..models.network import SpikingNetwork
 from ..nn import predict_from_output
+from .connections import Counting
 from .static import connection_sparsity, footprint
 from .workload import ActivationSparsity, SynapticOperations, spike_trace
 
@@ -36,9 +37,10 @@ def _batches(data: Iterable | Batch) -> Iterable:
 
 @torch.no_grad()
 def measure(
-    model: nn.Module, data: Iterable | Batch, max_batches: int | None = None
+    model: nn.Module, data: Iterable | Batch, max_batches: int | None = None,
+    counting: Counting = "neurobench",
 ) -> dict[str, Any]:
-    """Accuracy (when labels are given) and NeuroBench-style costs of ``model`` on ``data``.
+    """Accuracy (when labels are given) and NeuroBench's costs of ``model`` on ``data``.
 
     Args:
         model: a :class:`~bna_zoo.model.BNAModel` or :class:`SpikingNetwork` (run in eval
@@ -46,16 +48,24 @@ def measure(
         data: a DataLoader of ``(x, y)`` batches, one ``(x, y)`` batch, or a bare input ``x``
             (``[B, *input_shape]`` static images or ``[B, T, *input_shape]`` frames).
         max_batches: stop after this many batches.
+        counting: how synaptic operations are counted: ``"neurobench"`` (default), as
+            NeuroBench counts them on the network as built (each sum pool a layer of its own,
+            the pooled values times 1.1 MACs into the next layer); ``"folded"``, every spike
+            through the pooling folded into the next layer (bna_zoo's earlier count;
+            ``docs/metrics.md`` compares them).
 
     Returns:
         ``samples``; ``accuracy`` (if labelled); ``synops``, ``synops_ac``, ``synops_mac``,
         ``synops_dense`` (per sample) and ``synops/<layer>``; ``activation_sparsity``;
         ``footprint_bytes`` and ``connection_sparsity`` of the network; ``params``.
         Numbers are Python floats and ints.
+
+    Raises:
+        ValueError: an unknown ``counting``.
     """
     net = _network(model)
     device = next(net.parameters()).device
-    synops = SynapticOperations(net).to(device)
+    synops = SynapticOperations(net, counting).to(device)
     sparsity = ActivationSparsity().to(device)
     accuracy = MulticlassAccuracy(net.num_classes, average="micro").to(device)
     labelled = False

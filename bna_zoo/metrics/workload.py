@@ -11,7 +11,7 @@ import torch
 from torchmetrics import Metric
 
 from ..models.network import SpikingNetwork, spikes_from_psc
-from .connections import connections
+from .connections import Counting, check_counting, connections
 
 
 def spike_trace(
@@ -26,23 +26,40 @@ def spike_trace(
     return out, {k: spikes_from_psc(v, net.neuron.tau_s) for k, v in psc.items()}
 
 
-def _is_binary(x: torch.Tensor) -> bool:
-    # NeuroBench's rule: an input of only 0 and +-1 is spikes, so its operations are
-    # accumulates (ACs); anything else costs multiply-accumulates (MACs)
-    return bool(((x == 0) | (x == 1) | (x == -1)).all())
+def _binary_steps(x: torch.Tensor) -> torch.Tensor:
+    """``[T]``: whether step ``t`` of ``x [B, T, ...]`` holds only 0 and +-1 over the batch.
+
+    NeuroBench's rule, applied once per call of a layer (one step of a whole batch): an input of
+    only 0 and +-1 is spikes, so its operations are accumulates (ACs); anything else costs
+    multiply-accumulates (MACs).
+    """
+    return ((x == 0) | (x == 1) | (x == -1)).transpose(0, 1).flatten(1).all(1)
+
+
+def _operations_per_step(x: torch.Tensor, fanout: torch.Tensor) -> torch.Tensor:
+    """``[T]`` float64: the fan-outs of the non-zero entries of ``x [B, T, *shape]``, summed
+    over the batch, one step at a time (a float64 copy of one step, not of all of ``x``)."""
+    fan = fanout.to(x.device, torch.float64).flatten()
+    return torch.stack([((x[:, t] != 0).flatten(1).to(torch.float64) @ fan).sum()
+                        for t in range(x.shape[1])])
 
 
 class SynapticOperations(Metric):
-    """Effective synaptic operations per sample, as NeuroBench's ``SynapticOperations``.
+    """Effective synaptic operations per sample, as NeuroBench's ``SynapticOperations`` counts
+    them on the network as built (``counting="neurobench"``, the default) or with every pooling
+    folded into the next layer (``counting="folded"``); ``docs/metrics.md``.
 
-    Every non-zero input (a spike, or a non-zero input pixel at each step) costs one operation
-    per non-zero synapse it reaches (its fan-out, see :mod:`.connections`): weights act on the
-    spikes, the PSC filter after them (equal by linearity), so an event-driven processor does
-    ``spikes x fan-out`` accumulates. Operations on binary inputs are ACs, on analog inputs
-    MACs (the first layer of an image model). ``dense`` counts every synapse at every step.
+    Each non-zero value a conv/linear layer receives costs one operation per non-zero synapse it
+    reaches (its fan-out, :mod:`.connections`). Weights act on the spikes and the PSC filter
+    after them (equal by linearity), so an event-driven processor does ``events x fan-out``
+    operations. As NeuroBench decides per call of a layer, a step of the batch whose values are
+    all 0 or +-1 costs ACs, any other step MACs: the analog image into the first layer, and, as
+    built, the pooled values times 1.1 into a layer after a sum pool. ``synops_dense`` counts
+    every synapse of every layer at every step.
 
     Args:
         net: the network whose connectivity (zero weights included) is counted.
+        counting: ``"neurobench"`` (default) or ``"folded"``.
 
     ``update(x, spikes)``: ``x`` the network input (``[B, *input_shape]`` static image or
     ``[B, T, *input_shape]``), ``spikes`` from :func:`spike_trace`.
@@ -54,39 +71,42 @@ class SynapticOperations(Metric):
     higher_is_better = False
     is_differentiable = False
 
-    def __init__(self, net: SpikingNetwork, **kwargs) -> None:
+    def __init__(self, net: SpikingNetwork, counting: Counting = "neurobench", **kwargs) -> None:
         super().__init__(**kwargs)
-        conns = connections(net)
-        self.targets = [c.target for c in conns]
-        self.sources = [c.source for c in conns]
-        self.n_steps = net.n_steps
+        self.counting = check_counting(counting)
+        self.conns = connections(net, counting)
         self.input_rank = len(net.input_shape)
-        for i, c in enumerate(conns):  # non-persistent: derived from the weights, not state
+        for i, c in enumerate(self.conns):  # non-persistent: derived from the weights, not state
             self.register_buffer(f"fanout{i}", c.fanout, persistent=False)
-        self.dense_per_step = [float(c.fanout_dense.sum()) for c in conns]
-        n = len(conns)
+        self.dense_per_step = [float(c.fanout_dense.sum()) for c in self.conns]
+        n = len(self.conns)
         self.add_state("ac", torch.zeros(n, dtype=torch.int64), dist_reduce_fx="sum")
         self.add_state("mac", torch.zeros(n, dtype=torch.int64), dist_reduce_fx="sum")
         self.add_state("dense", torch.zeros(n, dtype=torch.int64), dist_reduce_fx="sum")
         self.add_state("samples", torch.tensor(0, dtype=torch.int64), dist_reduce_fx="sum")
 
+    @property
+    def targets(self) -> list[str]:
+        """The receiving layers' names, in order."""
+        return [c.target for c in self.conns]
+
     def update(self, x: torch.Tensor, spikes: dict[str, torch.Tensor]) -> None:
         """Count one batch (see the class docstring for the shapes)."""
-        batch = x.shape[0]
-        for i, source in enumerate(self.sources):
-            fan = getattr(self, f"fanout{i}")
-            if source is None:
-                inp, steps = x, 1
+        batch, steps = x.shape[0], next(iter(spikes.values())).shape[1]
+        for i, conn in enumerate(self.conns):
+            repeat = 1
+            if conn.source is None:
+                inp = x
                 if x.dim() == self.input_rank + 1:  # a static image: the same input each step
-                    steps = self.n_steps
-                binary = _is_binary(inp)
+                    inp, repeat = x.unsqueeze(1), steps
             else:
-                inp, steps, binary = spikes[source], 1, True
-            # sum over inputs of [input != 0] * fan-out, exact in float64
-            ops = ((inp != 0).to(torch.float64) * fan.to(inp.device, torch.float64)).sum()
-            ops = (ops * steps).round().to(torch.int64)
-            (self.ac if binary else self.mac)[i] += ops.to(self.ac.device)
-            self.dense[i] += round(self.dense_per_step[i] * batch * self.n_steps)
+                inp = spikes[conn.source]
+            counted = conn.counted_input(inp)
+            ops = _operations_per_step(counted, getattr(self, f"fanout{i}"))
+            binary = _binary_steps(counted).to(ops.device)
+            self.ac[i] += (ops[binary].sum() * repeat).round().to(torch.int64).to(self.ac.device)
+            self.mac[i] += (ops[~binary].sum() * repeat).round().to(torch.int64).to(self.ac.device)
+            self.dense[i] += round(self.dense_per_step[i] * batch * steps)
         self.samples += batch
 
     def compute(self) -> dict[str, torch.Tensor]:
