@@ -24,6 +24,8 @@ Usage::
     from flops import trace_layers, measure_bound
     calls = trace_layers(net, x)            # [LayerCall], MACs per call
     bound = measure_bound(calls)            # Bound: forward / training ms, GFLOP/s per op
+
+    python benchmarks/flops.py              # the MAC table of every registry net (no timing)
 """
 
 from __future__ import annotations
@@ -311,3 +313,30 @@ def format_ops(bound: Bound) -> str:
         lines.append(f"| {o.layer} | {o.op} | {o.shape} | {fmt(o.macs / 1e9)} | {fmt(o.ms)} | "
                      f"{fmt(o.gflops)} |")
     return "\n".join(lines)
+
+
+def mac_table(names: list[str]) -> str:
+    """A markdown table of the forward and backward GMAC of registry nets at the benchmark's T and
+    batch (``train_step.py``'s), traced on its own input; nothing is timed."""
+    from train_step import BATCH, make_inputs  # the script's batch and input, as it traces them
+
+    from bna_zoo.models import create_model, get_entry
+
+    lines = ["| model | T | batch | GMAC forward | GMAC backward | GMAC/step |",
+             "|---|---|---|---|---|---|"]
+    for name in names:
+        torch.manual_seed(0)
+        net, batch = create_model(name), BATCH.get(name, 32)
+        x, _ = make_inputs(get_entry(name), net.num_classes, batch)
+        fwd, bwd = total_macs(trace_layers(net, x))
+        lines.append(f"| {name} | {net.n_steps} | {batch} | {fwd / 1e9:.3f} | {bwd / 1e9:.3f} | "
+                     f"{(fwd + bwd) / 1e9:.3f} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    from bna_zoo.models import list_models
+
+    print(mac_table(sys.argv[1:] or list_models()))

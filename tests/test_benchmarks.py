@@ -251,3 +251,17 @@ def test_train_step_no_bound_keeps_the_old_table() -> None:
     stdout = _train_step("--no-bound")
     assert "| NA saved MB | surrogate saved MB |\n" in stdout
     assert "GMAC" not in stdout and "peak:" not in stdout
+
+
+def test_readme_mac_table_is_what_flops_py_prints() -> None:
+    """benchmarks/README.md's multiply-adds per registry net are flops.py's (cifar10-cnn left out:
+    its traced forward alone takes seconds)."""
+    names = ["dvsgesture-cnn", "fashionmnist-cnn", "fashionmnist-mlp", "mnist-cnn", "nmnist-cnn"]
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "flops.py"), *names],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ")][1:]
+    assert [r.split(" | ")[0][2:] for r in rows] == names
+    readme = (ROOT / "benchmarks" / "README.md").read_text()
+    for row in rows:
+        assert row in readme, row
