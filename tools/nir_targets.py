@@ -69,13 +69,17 @@ def measure(name: str, n: int, folder: Path) -> dict[str, tuple[int, int, int]]:
     schemes = {s: from_nir(generic, scheme=s) for s in SCHEMES}
     # a file written in steps (dt = 1) stepped with Norse's default of 1 ms
     schemes["dt 1 ms on a file in steps"] = from_nir(files["bna_zoo"][0], dt=1e-3)
+    readout = from_nir(generic)  # the generic file's LI readout: the model's output PSC
     totals: dict[str, list[int]] = {}
+    correct = {"model (summed output PSC)": 0, "generic file, its LI readout": 0}
     seen = 0
     for x, y in _batches(name, n):
         seen += len(y)
         with torch.no_grad():
             _, trace = spike_trace(model.net, x)
             ours = trace[model.net.spiking_layers()[-1].name]
+            correct["model (summed output PSC)"] += _acc(model(x), y)
+            correct["generic file, its LI readout"] += _acc(readout(x), y)
             rows = {"ours (spike count)": ours}
             for target in TARGETS:
                 path, dt = files[target]
@@ -87,7 +91,8 @@ def measure(name: str, n: int, folder: Path) -> dict[str, tuple[int, int, int]]:
             t[0] += int((z != ours).sum())
             t[1] += int(ours.sum())
             t[2] += _acc(z, y)
-    print(f"{name}: {seen} samples", file=sys.stderr)
+    print(f"{name}: {seen} samples, " + ", ".join(
+        f"{k} {100 * v / seen:.2f}%" for k, v in correct.items()), file=sys.stderr)
     return {k: (v[0], v[1], v[2], seen) for k, v in totals.items()}
 
 
