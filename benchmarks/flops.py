@@ -95,7 +95,8 @@ def trace_layers(net: nn.Module, x: torch.Tensor) -> list[LayerCall]:
         x: an input batch as ``net`` takes it; only its shape matters to the result.
 
     Returns:
-        One :class:`LayerCall` per distinct (module, shapes), in order of first call.
+        One :class:`LayerCall` per run of consecutive calls of one module with the same shapes,
+        in call order.
     """
     calls: list[LayerCall] = []
     names = {m: n for n, m in net.named_modules()}
