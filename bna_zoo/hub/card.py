@@ -54,11 +54,18 @@ def _text(value: Any, fmt: str = "{}") -> str:
 
 
 def _cost_rows(metrics: dict[str, Any]) -> str:
-    """Table rows of the NeuroBench-style costs (``bna_zoo.metrics.measure``), when measured."""
+    """Table rows of the NeuroBench costs (``bna_zoo.metrics.measure``), when measured."""
     rows = []
     if metrics.get("synops") is not None:
-        rows.append(f"| Synaptic operations per sample | {metrics['synops']:,.0f} "
-                    f"(effective accumulates, NeuroBench's definition) |")
+        split = ""
+        if metrics.get("synops_ac") is not None and metrics.get("synops_mac") is not None:
+            split = f"{metrics['synops_ac']:,.0f} AC + {metrics['synops_mac']:,.0f} MAC; "
+        rows.append(f"| Synaptic operations per sample | {metrics['synops']:,.0f} ({split}"
+                    "accumulates and multiply-accumulates, as NeuroBench counts them on the "
+                    "network as built: docs/metrics.md of bna_zoo) |")
+    if metrics.get("synops_dense") is not None:
+        rows.append(f"| Dense synaptic operations per sample | {metrics['synops_dense']:,.0f} "
+                    "(every synapse at every step) |")
     if metrics.get("activation_sparsity") is not None:
         rows.append(f"| Activation sparsity | {metrics['activation_sparsity']:.4f} |")
     if metrics.get("footprint_bytes") is not None:
