@@ -24,8 +24,8 @@ from . import hub
 from .core.na import check_real
 from .inputs import event_tensor, image_tensor
 from .model_hub import HubIO
-from .models import ZOO, InputSpec, create_model, get_entry, spikes_from_psc
-from .models.zoo import NET_FIELDS
+from .models import ZOO, InputSpec, NetConfig, build_network, get_entry, spikes_from_psc
+from .models.zoo import NET_FIELDS, net_config
 from .nn import build_loss, predict_from_output
 from .nn.layers import SpikingLinear
 
@@ -125,36 +125,30 @@ class BNAModel(L.LightningModule, HubIO):
         if explicit:
             self.hparams["arch_overrides"] = dict(overrides)
         self.entry = ZOO.get(name)
-        net_args, base_loss, base_loss_args = self._network_settings(name, overrides)
-        self.net = create_model(name, gradient=gradient, variant=variant, clip=clip,
-                                rescale=rescale, surrogate_slope=surrogate_slope, **net_args)
-        loss = loss or base_loss
-        if loss_args is None:
-            loss_args = dict(base_loss_args) if loss == base_loss else {}
-        self.loss_fn = build_loss(loss, loss_args, self.net.neuron.tau_s)
-        self.loss_name, self.loss_args = loss, dict(loss_args)
+        config = self._net_config(name, overrides, loss, loss_args)
         if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(
                 num_classes, int) or num_classes < 2):
             raise ValueError(f"num_classes must be an integer >= 2 (or None for the "
-                             f"architecture's {self.net.num_classes}), got {num_classes!r}")
-        if num_classes is not None and num_classes != self.net.num_classes:
-            self._replace_head(num_classes)
+                             f"architecture's {config.num_classes}), got {num_classes!r}")
+        if num_classes is not None and num_classes != config.num_classes:
+            config = config.with_num_classes(num_classes)  # a fresh head (fine-tuning)
+        self.net = build_network(config, gradient=gradient, variant=variant, clip=clip,
+                                 rescale=rescale, surrogate_slope=surrogate_slope)
+        self.loss_fn = build_loss(config.loss, config.loss_args, config.tau_s)
         self.hparams["num_classes"] = self.net.num_classes
         self.labels = self._labels(labels)
         self._pending_pretrained = pretrained
         self._make_metrics()
 
     # ----------------------------------------------------------------- construction helpers
-    def _network_settings(self, name: str, overrides: dict[str, Any]):
-        """Network arguments, loss and loss arguments: the entry's, or all from ``overrides``."""
-        unknown = sorted(set(overrides) - set(NET_FIELDS) - {"loss", "loss_args"})
+    def _net_config(self, name: str, overrides: dict[str, Any], loss: str | None,
+                    loss_args: dict[str, float] | None) -> NetConfig:
+        """The network's :class:`NetConfig`: the entry's (or, for a name of your own, the
+        paper's defaults) with ``overrides``, then the ``loss`` arguments."""
+        unknown = sorted(set(overrides) - set(NET_FIELDS))
         if unknown:
-            raise ValueError(f"unknown arch_overrides {unknown}; choose from {NET_FIELDS}")
-        loss, loss_args = overrides.pop("loss", None), overrides.pop("loss_args", None)
-        if self.entry is not None:
-            return overrides, loss or self.entry.loss, (
-                loss_args if loss_args is not None else self.entry.loss_args)
-        if "arch" not in overrides or "input_shape" not in overrides:
+            raise ValueError(f"unknown arch_overrides {unknown}; choose from {list(NET_FIELDS)}")
+        if self.entry is None and ("arch" not in overrides or "input_shape" not in overrides):
             try:
                 get_entry(name)  # the KeyError that lists the zoo names
             except KeyError as err:
@@ -163,7 +157,15 @@ class BNAModel(L.LightningModule, HubIO):
                     f"BNAModel(name={name!r}, arch='400-400-10', input_shape=[1, 28, 28], "
                     "n_steps=5), or on the command line --model.arch 400-400-10 "
                     "--model.input_shape '[1, 28, 28]' --data MNISTDataModule") from None
-        return {**OWN_NETWORK_DEFAULTS, **overrides}, loss or "kernel", loss_args or {}
+        if self.entry is not None:
+            config = self.entry.net.replace(**overrides)
+        else:
+            config = net_config(name, **{**OWN_NETWORK_DEFAULTS, **overrides})
+        if loss is not None and loss != config.loss:
+            config = config.replace(loss=loss, loss_args={})  # another loss: not its arguments
+        if loss_args is not None:
+            config = config.replace(loss_args=loss_args)
+        return config
 
     def _labels(self, labels: list[str] | None) -> list[str] | None:
         n = self.net.num_classes
@@ -182,10 +184,20 @@ class BNAModel(L.LightningModule, HubIO):
         return self.hparams["name"]
 
     @property
+    def loss_name(self) -> str:
+        """The loss (``net.config.loss``)."""
+        return self.net.config.loss
+
+    @property
+    def loss_args(self) -> dict[str, float]:
+        """The loss's keyword arguments (``net.config.loss_args``)."""
+        return dict(self.net.config.loss_args)
+
+    @property
     def input_spec(self) -> InputSpec:
         """How to feed the model: its entry's input spec with the network's own T and shape,
-        or the one its ``config.json`` recorded."""
-        spec = getattr(self, "_input_spec", None)
+        or the one its ``config.json`` recorded (set by loading)."""
+        spec = self.__dict__.get("_saved_input_spec")
         if spec is not None:
             return spec
         net = self.net
@@ -194,6 +206,16 @@ class BNAModel(L.LightningModule, HubIO):
         base = self.entry.input
         frames = dict(base.frames, n_steps=net.n_steps) if base.frames else None
         return InputSpec(base.kind, net.input_shape, net.n_steps, base.mean, base.std, frames)
+
+    @input_spec.setter
+    def input_spec(self, spec: InputSpec) -> None:
+        # the contract saved with the weights (normalisation, binning) wins over the entry's
+        if (spec.kind, tuple(spec.shape), spec.n_steps) != (
+                self.net.input_kind, tuple(self.net.input_shape), self.net.n_steps):
+            raise ValueError(f"input spec {spec.kind} {list(spec.shape)} T={spec.n_steps} does "
+                             f"not match the network's {self.net.input_kind} "
+                             f"{list(self.net.input_shape)} T={self.net.n_steps}")
+        self.__dict__["_saved_input_spec"] = spec
 
     def _make_metrics(self) -> None:
         n = self.net.num_classes
@@ -211,19 +233,6 @@ class BNAModel(L.LightningModule, HubIO):
 
     def _head_index(self) -> int:
         return max(i for i, m in enumerate(self.net.layers) if isinstance(m, SpikingLinear))
-
-    def _replace_head(self, num_classes: int) -> None:
-        """Swap the output layer for a freshly initialised one with ``num_classes`` outputs."""
-        layers = self.net.layers
-        idx = self._head_index()
-        old: SpikingLinear = layers[idx]
-        scale = self.entry.linear_weight_scale if self.entry else 1.0
-        layers[idx] = SpikingLinear(
-            old.linear.in_features, num_classes, self.net.neuron,
-            weight_scale=scale, is_output=True, name=old.name,
-        )
-        self.net.num_classes = num_classes
-        self.net.arch = "-".join(self.net.arch.split("-")[:-1] + [str(num_classes)])
 
     # ----------------------------------------------------------------- pretrained weights
     def prepare_data(self) -> None:

@@ -133,7 +133,8 @@ def test_saving_twice_writes_byte_identical_weights(model, tmp_path):
 
 def test_checkpoint_keeps_its_saved_settings_when_the_registry_changes(model, saved, x,
                                                                        monkeypatch):
-    monkeypatch.setitem(zoo.ZOO, NAME, dataclasses.replace(zoo.ZOO[NAME], tau_s=2.0))
+    entry = zoo.ZOO[NAME]
+    monkeypatch.setitem(zoo.ZOO, NAME, dataclasses.replace(entry, net=entry.net.replace(tau_s=2.0)))
     loaded = from_pretrained(saved)
     assert loaded.net.neuron.tau_s == 3.0
     assert same_outputs(model, loaded, x)
@@ -251,7 +252,7 @@ def test_config_whose_shapes_disagree_with_the_weights_is_refused(saved):
     config = json.loads((saved / "config.json").read_text())
     config["model_args"]["arch"] = "300-400-10"
     (saved / "config.json").write_text(json.dumps(config))
-    with pytest.raises(IntegrityError, match="config.json and model.safetensors disagree"):
+    with pytest.raises(IntegrityError, match="the network and model.safetensors disagree"):
         from_pretrained(saved)
 
 

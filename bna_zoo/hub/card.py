@@ -76,16 +76,20 @@ def _cost_rows(metrics: dict[str, Any]) -> str:
 
 
 def card_values(config: dict[str, Any]) -> dict[str, str]:
-    """Every ``{{ field }}`` of the template, as strings, from a checkpoint's ``config.json``."""
+    """Every ``{{ field }}`` of the template, as strings, from a checkpoint's ``config.json``
+    (format 3, :mod:`.config_format`)."""
     from .. import __version__
-    from ..models.zoo import ZOO, InputSpec
+    from ..models.config import NetConfig
+    from ..models.zoo import ZOO
+    from .config_format import input_spec
 
-    name, init, net = config["name"], config["init_args"], config["model_args"]
+    name, init, net = config["name"], config.get("training_args") or {}, config["model_args"]
+    num_classes = NetConfig.from_dict(net).num_classes
     entry = ZOO.get(name)
     metrics, training = config.get("metrics") or {}, config.get("training") or {}
     dataset = config.get("dataset") or (entry.dataset if entry else "its data")
     info = DATASETS.get(dataset)
-    spec = InputSpec.from_dict(config["input"]) if config.get("input") else None
+    spec = input_spec(config)
     acc, rate = metrics.get("accuracy"), metrics.get("firing_rate")
     shape = "x".join(str(d) for d in net["input_shape"])
     dims = ", ".join(str(d) for d in net["input_shape"])
@@ -111,9 +115,8 @@ def card_values(config: dict[str, Any]) -> dict[str, str]:
         "loss": (f"{net['loss']} ({', '.join(f'{k} {v:g}' for k, v in loss_args.items())})"
                  if loss_args else str(net["loss"])),
         "n_params": f"{config.get('n_params', 0):,}",
-        "num_classes": str(config["num_classes"]),
-        "labels": ", ".join(labels) if labels else
-                  f"class indices 0..{config['num_classes'] - 1}",
+        "num_classes": str(num_classes),
+        "labels": ", ".join(labels) if labels else f"class indices 0..{num_classes - 1}",
         "accuracy_text": "not measured yet" if acc is None else f"{100 * acc:.2f}%",
         "measured_on": training.get("measured_on") or (
             f"{dataset}, {training.get('split', 'test')} split" if acc is not None else "-"),

@@ -1,9 +1,10 @@
 """Checkpoint folders: ``config.json`` + ``model.safetensors`` (+ a ``README.md`` card).
 
-``config.json`` is **self-describing**: the ``BNAModel`` arguments (``init_args``), the complete
-network settings (``model_args``), the class labels, the input spec (normalisation or event
-binning) and the sha256 of the weights. A folder therefore loads and predicts correctly with no
-zoo entry (a fine-tuned model with its own classes), and a flipped bit in the weights is caught.
+``config.json`` is **self-describing** (format: :mod:`.config_format`): the network
+(``model_args``, a ``NetConfig``), how it was trained (``training_args``), the class labels,
+the input's normalisation or event binning and the sha256 of the weights. A folder therefore
+loads and predicts correctly with no zoo entry (a fine-tuned model with its own classes), and a
+flipped bit in the weights is caught.
 
 Writes are atomic for the **whole folder**: everything is prepared (and the config serialised)
 before anything touches the disk, written into a sibling staging folder, read back, and swapped
@@ -31,7 +32,9 @@ from .errors import IntegrityError
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "README.md"
-FORMAT_VERSION = 2  # 2: weights_sha256 and complete model_args; 1 is still read
+# 3: each fact once (hub/config_format.py); 2: weights_sha256 and complete model_args; 1 and 2
+# are still read
+FORMAT_VERSION = 3
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -60,12 +63,18 @@ def dumps_config(config: dict[str, Any]) -> str:
 
 
 def read_config(directory: str | os.PathLike) -> dict[str, Any]:
-    """Read and check ``config.json`` of a checkpoint folder.
+    """Read and check ``config.json`` of a checkpoint folder, as format 3.
+
+    Older formats are upgraded in memory (:func:`.config_format.upgrade`); every key is checked
+    (:func:`.config_format.check`).
 
     Raises:
         FileNotFoundError: no ``config.json``.
-        IntegrityError: not JSON, a newer format, or no ``init_args``.
+        IntegrityError: not JSON, a newer format, an old one without ``init_args``, or an
+            unknown or missing key.
     """
+    from . import config_format
+
     path = Path(directory) / CONFIG_NAME
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: a checkpoint folder holds {CONFIG_NAME} and "
@@ -74,12 +83,16 @@ def read_config(directory: str | os.PathLike) -> dict[str, Any]:
         config = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise IntegrityError(f"{path} is not valid JSON ({err})") from None
-    if not isinstance(config, dict) or not isinstance(config.get("init_args"), dict):
-        raise IntegrityError(f"{path} has no 'init_args' object: not written by bna_zoo?")
+    if not isinstance(config, dict):
+        raise IntegrityError(f"{path} holds no JSON object: not written by bna_zoo?")
     version = config.get("format_version", 0)
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise IntegrityError(f"{path} has format_version {version!r}; this bna_zoo reads up to "
                              f"{FORMAT_VERSION}: upgrade bna_zoo")
+    if version < 3 and not isinstance(config.get("init_args"), dict):
+        raise IntegrityError(f"{path} has no 'init_args' object: not written by bna_zoo?")
+    config = config_format.upgrade(config, str(path))
+    config_format.check(config, str(path))
     return config
 
 

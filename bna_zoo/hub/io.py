@@ -2,13 +2,13 @@
 
 Nothing here imports ``bna_zoo.model``: loaders receive the class to build (``BNAModel``'s
 ``ModelHubMixin`` hooks pass ``cls``), savers receive the model and read it duck-typed
-(``hparams``, ``net``, ``labels``, ``input_spec``, ``zoo_name``, ``entry``).
+(``hparams``, ``net``, ``labels``, ``input_spec``, ``zoo_name``, ``entry``). The network is
+``model.net.config`` (a ``NetConfig``), written once, as ``model_args`` (format:
+:mod:`.config_format`).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 import logging
 import os
 from pathlib import Path
@@ -16,7 +16,8 @@ from typing import Any
 
 import torch
 
-from ..models.zoo import NET_FIELDS, ZOO, InputSpec
+from ..models.zoo import ZOO
+from . import config_format
 from .card import TRAINING_FIELDS, normalize_metrics, render_card
 from .checkpoint import (
     CARD_NAME,
@@ -30,31 +31,6 @@ from .errors import IntegrityError
 from .resolve import resolve
 
 log = logging.getLogger("bna_zoo.hub")
-
-
-def model_args(model: Any) -> dict[str, Any]:
-    """The complete network settings of ``model`` as built (overrides, a new head included)."""
-    net = model.net
-    return {
-        "arch": net.arch, "input_shape": list(net.input_shape), "n_steps": net.n_steps,
-        "tau_m": net.neuron.tau_m, "tau_s": net.neuron.tau_s, "theta": net.neuron.theta,
-        "conv_weight_scale": _scale(model, "conv_weight_scale"),
-        "linear_weight_scale": _scale(model, "linear_weight_scale"),
-        "dropout_mode": _dropout_mode(net), "input_kind": net.input_kind,
-        "loss": model.loss_name, "loss_args": dict(model.loss_args),
-    }
-
-
-def _scale(model: Any, key: str) -> float:
-    overrides = model.hparams.get("arch_overrides") or {}
-    if key in overrides:
-        return float(overrides[key])
-    return float(getattr(model.entry, key)) if model.entry is not None else 1.0
-
-
-def _dropout_mode(net: Any) -> str:
-    modes = {m.mode for m in net.layers if hasattr(m, "mode")}
-    return modes.pop() if len(modes) == 1 else "neuron"
 
 
 def build_config(model: Any, metrics: dict[str, float] | None = None,
@@ -74,9 +50,7 @@ def build_config(model: Any, metrics: dict[str, float] | None = None,
         # refused before anything is written: from_pretrained would refuse the folder later
         raise ValueError(f"{len(labels)} labels for a model with {n} classes: set model.labels "
                          f"to {n} names (or None) before saving")
-    init_args = {k: v for k, v in dict(model.hparams).items() if not k.startswith("_")}
-    init_args["pretrained"] = None  # the weights travel with the config
-    init_args["labels"] = model.labels
+    hparams = dict(model.hparams)
     entry = model.entry
     return {
         "format_version": FORMAT_VERSION,
@@ -84,12 +58,11 @@ def build_config(model: Any, metrics: dict[str, float] | None = None,
         "bna_zoo_version": __version__,
         "name": model.zoo_name,
         "dataset": dataset or (entry.dataset if entry is not None else None),
-        "init_args": init_args,
-        "model_args": model_args(model),
-        "num_classes": model.net.num_classes,
-        "n_params": sum(p.numel() for p in model.net.parameters()),
+        "model_args": model.net.config.to_dict(),
+        "training_args": {k: hparams[k] for k in config_format.TRAINING_ARGS if k in hparams},
         "labels": model.labels,
-        "input": dataclasses.asdict(model.input_spec),
+        "input": config_format.input_block(model.input_spec),
+        "n_params": sum(p.numel() for p in model.net.parameters()),
         "metrics": normalize_metrics(metrics) or None,
         "training": {k: v for k, v in (training or {}).items() if v is not None} or None,
     }
@@ -105,57 +78,51 @@ def save_folder(model: Any, directory: str | os.PathLike, metrics: dict[str, flo
     return write_folder(directory, state, config, card)
 
 
-def _init_args(model_cls: type, config: dict[str, Any], where: str) -> dict[str, Any]:
-    """Constructor arguments from a config, pinned to the saved network settings."""
-    init = {k: v for k, v in config["init_args"].items() if not k.startswith("_")}
-    known = set(inspect.signature(model_cls.__init__).parameters) - {"self"}
-    unknown = sorted(set(init) - known)
-    if unknown:
-        raise IntegrityError(f"{where}: unknown init_args {unknown}; written by a newer bna_zoo?")
-    name = init.get("name", config.get("name"))
-    saved = dict(config.get("model_args") or {})
-    overrides = dict(init.get("arch_overrides") or {})
-    entry = ZOO.get(name)
-    if entry is None:
-        # not in this zoo: the config must describe the whole network (format 2 does)
-        missing = sorted(set(NET_FIELDS) - set(saved))
-        if missing or "loss" not in saved:
-            raise IntegrityError(f"{where}: {name!r} is not a zoo name and config.json lacks the "
-                                 f"network settings {missing or ['loss']} to build it")
-    for key in (*NET_FIELDS, "loss", "loss_args"):
-        current = overrides.get(key, getattr(entry, key, None))
-        if key in saved and _norm(saved[key]) != _norm(current):
-            overrides[key] = saved[key]
-    init.update(name=name, arch_overrides=overrides or None, pretrained=None)
-    if init.get("labels") is None and config.get("labels") is not None:
-        init["labels"] = config["labels"]
-    return init
+def _init_args(config: dict[str, Any]) -> dict[str, Any]:
+    """``BNAModel`` arguments that rebuild the network a format-3 config describes.
+
+    Every network setting is given (the saved description wins over a zoo entry that changed
+    since), so loading needs no lookup of the entry here.
+    """
+    return {**(config.get("training_args") or {}), "name": config["name"],
+            "arch_overrides": dict(config["model_args"]), "labels": config.get("labels"),
+            "pretrained": None}
 
 
-def _norm(value: Any) -> Any:
-    return list(value) if isinstance(value, (list, tuple)) else value
+def _construct(model_cls: type, init_args: dict[str, Any], where: str) -> Any:
+    try:
+        return model_cls(**init_args)
+    except (TypeError, ValueError, KeyError) as err:
+        raise IntegrityError(f"{where}: the saved settings do not build a model: {err}") from None
+
+
+def _load_state(model: Any, state: dict[str, torch.Tensor], where: str) -> Any:
+    try:
+        model.net.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise IntegrityError(f"{where}: the network and model.safetensors disagree (do they "
+                             f"come from the same save_pretrained?): {err}") from None
+    return model.eval()
 
 
 def build_model(model_cls: type, config: dict[str, Any], state: dict[str, torch.Tensor],
                 where: str = "") -> Any:
-    """``model_cls(**init_args)`` with ``state`` loaded strictly into ``.net``, in eval mode.
+    """``model_cls`` built from a format-3 ``config`` with ``state`` loaded strictly into
+    ``.net``, in eval mode.
 
     Raises:
-        IntegrityError: the config does not build a model, or the weights do not fit it.
+        IntegrityError: the config does not build a model, builds another network than it
+            records, or the weights do not fit it.
     """
-    init_args = _init_args(model_cls, config, where)
-    try:
-        model = model_cls(**init_args)
-    except (TypeError, ValueError, KeyError) as err:
-        raise IntegrityError(f"{where}: config.json does not build a model: {err}") from None
-    try:
-        model.net.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        raise IntegrityError(f"{where}: config.json and model.safetensors disagree (do they "
-                             f"come from the same save_pretrained?): {err}") from None
-    if config.get("input"):
-        model._input_spec = InputSpec.from_dict(config["input"])  # the saved contract wins
-    return model.eval()
+    model = _construct(model_cls, _init_args(config), where)
+    saved = config_format.check(config, where)
+    if model.net.config != saved:
+        raise IntegrityError(f"{where}: config.json describes {saved} but builds "
+                             f"{model.net.config}")
+    spec = config_format.input_spec(config)
+    if spec is not None:
+        model.input_spec = spec  # the saved contract (normalisation, binning) wins
+    return _load_state(model, state, where)
 
 
 def load_folder(model_cls: type, source: str | os.PathLike, revision: str | None = None) -> Any:
@@ -177,7 +144,10 @@ def load_lightning_checkpoint(model_cls: type, path: str | os.PathLike,
     hparams, state = lightning_checkpoint_state(path)
     if name is not None and hparams.get("name") != name:
         raise ValueError(f"{path} is a checkpoint of {hparams.get('name')!r}, not {name!r}")
-    return build_model(model_cls, {"init_args": hparams}, state, str(path))
+    # the hyperparameters are the model's own arguments; its weights travel in the file
+    init = {k: v for k, v in hparams.items() if not k.startswith("_")}
+    return _load_state(_construct(model_cls, {**init, "pretrained": None}, str(path)), state,
+                       str(path))
 
 
 def fetch_for_finetuning(source: str | os.PathLike) -> None:

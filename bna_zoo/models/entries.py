@@ -9,6 +9,7 @@ current).
 
 from __future__ import annotations
 
+from .config import NetConfig
 from .entry import Recipe, Results, ZooEntry
 
 _CPU = "x86_64, 2 CPU cores shared with other jobs, no GPU"
@@ -16,8 +17,8 @@ _CPU1 = "x86_64, 2 CPU cores, no GPU (one thread per run)"
 
 ENTRIES = [
     ZooEntry(
-        "mnist-cnn", "15C5-P2-40C5-P2-300-10", "MNIST", (1, 28, 28), 5, "MNISTDataModule",
-        Recipe(epochs=200, batch_size=64),
+        "mnist-cnn", NetConfig("15C5-P2-40C5-P2-300-10", (1, 28, 28), 5),
+        "MNIST", "MNISTDataModule", Recipe(epochs=200, batch_size=64),
         # MNIST's own protocol: the last 10,000 training images choose the epoch
         data_args={"val_size": 10_000},
         reference=("NA (Yang et al. 2021)", 99.69, "ICML 2021 poster"),
@@ -56,12 +57,13 @@ ENTRIES = [
         sha256="91a0c55f1b45e4782be5f7c2331f132a4d80234354232ca3262c2a8126bdad08", shipped=True,
     ),
     ZooEntry(
-        "nmnist-cnn", "12C5p1-P2-64C5-P2-D0.2-10", "N-MNIST", (2, 34, 34), 30,
-        "NMNISTDataModule", Recipe(epochs=100, batch_size=50),
+        "nmnist-cnn",
+        NetConfig("12C5p1-P2-64C5-P2-D0.2-10", (2, 34, 34), 30, tau_m=8.0, tau_s=4.0,
+                  loss="count", loss_args={"desired": 15.0, "undesired": 3.0},
+                  input_kind="events"),
+        "N-MNIST", "NMNISTDataModule", Recipe(epochs=100, batch_size=50),
         data_args={"bin_us": 3000, "stabilize": True, "binary": True, "cache_dir": "auto",
                    "val_size": 10_000},
-        tau_m=8.0, tau_s=4.0, loss="count", loss_args={"desired": 15.0, "undesired": 3.0},
-        input_kind="events",
         reference=("TSSL-BP (Zhang & Li 2020)", 99.28, "TSSL-BP README, T=30"),
         summary="The N-MNIST spiking CNN of the TSSL-BP/NA configs, on 3 ms binary event frames "
                 "with saccade motion removed.",
@@ -97,8 +99,8 @@ ENTRIES = [
         sha256="9b4cd604fb9f42f3dbf8b7e47ed4f9358c1b9e8aaf38744444b3724a27c00810", shipped=True,
     ),
     ZooEntry(
-        "fashionmnist-mlp", "400-400-10", "Fashion-MNIST", (1, 28, 28), 5,
-        "FashionMNISTDataModule", Recipe(epochs=100, batch_size=100), tau_s=3.0,
+        "fashionmnist-mlp", NetConfig("400-400-10", (1, 28, 28), 5, tau_s=3.0),
+        "Fashion-MNIST", "FashionMNISTDataModule", Recipe(epochs=100, batch_size=100),
         # no augmentation: with the NA repo's crop/flip/rotation this MLP underfits (train
         # accuracy = test accuracy = 86% after 100 epochs); without it, 89% after 12 epochs
         # (docs/fashionmnist-mlp.md). `--data.augment true` restores the NA repo's loader.
@@ -127,8 +129,8 @@ ENTRIES = [
         sha256="4025bf4d30c6536fb55132ced8b2cb593e18b37519e7558f053449cf55179897", shipped=True,
     ),
     ZooEntry(
-        "fashionmnist-cnn", "32C5p2-P2-64C5p2-P2-1024-10", "Fashion-MNIST", (1, 28, 28), 5,
-        "FashionMNISTDataModule", Recipe(epochs=200, batch_size=50),
+        "fashionmnist-cnn", NetConfig("32C5p2-P2-64C5p2-P2-1024-10", (1, 28, 28), 5),
+        "Fashion-MNIST", "FashionMNISTDataModule", Recipe(epochs=200, batch_size=50),
         data_args={"val_size": 10_000},
         reference=("TSSL-BP (Zhang & Li 2020)", 92.83, "TSSL-BP README"),
         summary="The Fashion-MNIST spiking CNN of TSSL-BP: two padded convolution layers with "
@@ -167,20 +169,21 @@ ENTRIES = [
     ),
     ZooEntry(
         "cifar10-cnn",
-        "96C3p1-D0.2-256C3p1-P2-D0.2-384C3p1-P2-D0.2-384C3p1-D0.2-256C3p1-D0.2-1024-D0.2-1024"
-        "-D0.2-10",
-        "CIFAR-10", (3, 32, 32), 5, "CIFAR10DataModule", Recipe(epochs=300, batch_size=50),
-        conv_weight_scale=5.0, data_args={"val_size": 5_000},
+        NetConfig("96C3p1-D0.2-256C3p1-P2-D0.2-384C3p1-P2-D0.2-384C3p1-D0.2-256C3p1-D0.2-1024"
+                  "-D0.2-1024-D0.2-10", (3, 32, 32), 5, conv_weight_scale=5.0),
+        "CIFAR-10", "CIFAR10DataModule", Recipe(epochs=300, batch_size=50),
+        data_args={"val_size": 5_000},
         reference=("NA (Yang et al. 2021)", 91.76, "ICML 2021 poster"),
         summary="The CIFAR-10 'AlexNet' spiking CNN of the NA paper (91.76% there).",
     ),
     ZooEntry(
-        "dvsgesture-cnn", "16C5p2-P2-32C3p1-P2-64C3p1-P2-D0.2-256-11", "DVS128 Gesture",
-        (2, 32, 32), 30, "DVSGestureDataModule", Recipe(epochs=100, batch_size=16),
+        "dvsgesture-cnn",
+        NetConfig("16C5p2-P2-32C3p1-P2-64C3p1-P2-D0.2-256-11", (2, 32, 32), 30, tau_m=8.0,
+                  tau_s=4.0, loss="count", loss_args={"desired": 15.0, "undesired": 3.0},
+                  input_kind="events"),
+        "DVS128 Gesture", "DVSGestureDataModule", Recipe(epochs=100, batch_size=16),
         # 30 bins of 50 ms (1.5 s), the 128x128 sensor pooled 4x to 32x32
         data_args={"bin_us": 50_000, "downsample": 4, "binary": False, "cache_dir": "auto"},
-        tau_m=8.0, tau_s=4.0, loss="count", loss_args={"desired": 15.0, "undesired": 3.0},
-        input_kind="events",
         summary="A DVS128 Gesture spiking CNN on 32x32 downsampled events (beyond the paper).",
     ),
 ]

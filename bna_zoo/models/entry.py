@@ -2,9 +2,10 @@
 
 One :class:`ZooEntry` per name is the single source of truth about that model.
 
-An entry holds the architecture (paper notation, input shape, T, neuron constants, loss, init
-scales), the training recipe, the data (benchmark, DataModule and its arguments; labels and
-normalisation come from :mod:`bna_zoo.datasets`), the published reference number and, once
+An entry holds the network's description (a :class:`~.config.NetConfig`: architecture in paper
+notation, input shape, T, neuron constants, loss, init scales), the training recipe, the data
+(benchmark, DataModule and its arguments; labels and normalisation come from
+:mod:`bna_zoo.datasets`), the published reference number and, once
 trained, the provenance of the weights (measured results, sha256, shipped copy, Hub revision).
 Everything else is derived from it: the training configs (:mod:`.render`), ``config.json``, the
 model cards, the README's models table and ``bna-zoo list/eval``. The entries themselves are in
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..datasets import DATASETS
+from .config import NetConfig
 
 #: where shipped weights live: ``bna_zoo/weights/<name>/{config.json,model.safetensors}``
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
@@ -132,19 +134,16 @@ class Results:
 class ZooEntry:
     """Everything the zoo knows about one name (see the module docstring).
 
+    The network's fields (``entry.arch``, ``entry.n_steps``, ``entry.tau_s``, ...) read through
+    to ``entry.net``, where each is written once.
+
     Args:
         name: the zoo name.
-        arch: layers in paper notation (:func:`bna_zoo.models.network.parse_arch`).
+        net: the network (architecture, input shape, T, neuron constants, loss, scales).
         dataset: the benchmark, a key of :data:`bna_zoo.datasets.DATASETS`.
-        input_shape: per-step input shape ``(C, H, W)``.
-        n_steps: time steps T.
         datamodule: DataModule class name in :mod:`bna_zoo.data`.
         recipe: the training recipe.
         data_args: DataModule arguments beyond ``batch_size`` and ``seed`` (event binning...).
-        tau_m, tau_s, theta: neuron constants.
-        loss, loss_args: ``"kernel"`` or ``"count"`` and its keyword arguments.
-        conv_weight_scale, linear_weight_scale, dropout_mode: see ``SpikingNetwork``.
-        input_kind: ``"image"`` or ``"events"``.
         reference: best published accuracy for this network ``(method, percent, source)``.
         summary: one paragraph for the card.
         gradient, variant, rescale: the gradient the recipe trains with (and the shipped
@@ -158,22 +157,11 @@ class ZooEntry:
     """
 
     name: str
-    arch: str
+    net: NetConfig
     dataset: str
-    input_shape: tuple[int, ...]
-    n_steps: int
     datamodule: str
     recipe: Recipe
     data_args: dict[str, Any] = field(default_factory=dict)
-    tau_m: float = 5.0
-    tau_s: float = 2.0
-    theta: float = 1.0
-    loss: str = "kernel"
-    loss_args: dict[str, float] = field(default_factory=dict)
-    conv_weight_scale: float = 1.0
-    linear_weight_scale: float = 1.0
-    dropout_mode: str = "neuron"
-    input_kind: str = "image"
     reference: tuple[str, float, str] | None = None
     summary: str = ""
     gradient: str = "na"
@@ -190,6 +178,14 @@ class ZooEntry:
         # frozen: fill the name-derived default the documented way
         if not self.repo_id:
             object.__setattr__(self, "repo_id", f"{HUB_ORG}/{self.name}")
+        if not isinstance(self.net, NetConfig):
+            raise TypeError(f"{self.name}: net must be a NetConfig, got {type(self.net).__name__}")
+
+    def __getattr__(self, key: str) -> Any:
+        # called only for names the entry itself lacks: the network's fields read through
+        if key in NetConfig.keys():
+            return getattr(self.net, key)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {key!r}")
 
     # ------------------------------------------------------------------ derived facts
     @property
@@ -223,14 +219,6 @@ class ZooEntry:
         if measured:
             args.update(self.results.data_args)
         return {"class_name": self.datamodule, "init_args": args}
-
-    def model_args(self) -> dict[str, Any]:
-        """JSON-able network settings (what ``config.json`` stores as ``model_args``)."""
-        keys = ("arch", "n_steps", "tau_m", "tau_s", "theta", "loss", "loss_args",
-                "conv_weight_scale", "linear_weight_scale", "dropout_mode", "input_kind")
-        d = {k: getattr(self, k) for k in keys}
-        d["input_shape"] = list(self.input_shape)
-        return d
 
     @property
     def shipped_dir(self) -> Path:

@@ -10,11 +10,13 @@ import difflib
 import fnmatch
 from typing import Any
 
+from .config import NetConfig
 from .entries import ENTRIES
 from .entry import WEIGHTS_DIR, InputSpec, Recipe, Results, ZooEntry
 
-__all__ = ["NET_FIELDS", "WEIGHTS_DIR", "ZOO", "InputSpec", "Recipe", "Results", "ZooEntry",
-           "create_model", "get_entry", "list_models", "list_pretrained"]
+__all__ = ["NET_FIELDS", "WEIGHTS_DIR", "ZOO", "InputSpec", "NetConfig", "Recipe", "Results",
+           "ZooEntry", "build_network", "create_model", "get_entry", "list_models",
+           "list_pretrained", "net_config"]
 
 ZOO: dict[str, ZooEntry] = {e.name: e for e in ENTRIES}
 def get_entry(name: str) -> ZooEntry:
@@ -47,9 +49,54 @@ def list_pretrained(pattern: str = "*", *, available_only: bool = True) -> list[
                   if fnmatch.fnmatch(n, pattern) and (e.available or not available_only))
 
 
-#: ZooEntry fields a network may override (``BNAModel(arch_overrides=...)``, ``create_model``)
-NET_FIELDS = ("arch", "input_shape", "n_steps", "tau_m", "tau_s", "theta", "conv_weight_scale",
-              "linear_weight_scale", "dropout_mode", "input_kind")
+#: the network settings (:class:`NetConfig` fields) a model may override
+NET_FIELDS = NetConfig.keys()
+
+
+def build_network(
+    config: NetConfig,
+    *,
+    gradient: str = "na",
+    variant: str = "official",
+    clip: float = 10.0,
+    rescale: bool = True,
+    surrogate_slope: float = 5.0,
+):
+    """The network ``config`` describes, freshly initialised (the one builder).
+
+    Args:
+        config: the network (kept on it as ``net.config``).
+        gradient: ``"na"`` or ``"surrogate"``.
+        variant: NA form, ``"official"`` or ``"paper"``.
+        clip: clip of the paper form.
+        rescale: the official layer-wise log-ratio rescale (the paper recipe: on).
+        surrogate_slope: slope of the surrogate gradient.
+
+    Returns:
+        A :class:`~bna_zoo.models.network.SpikingNetwork`.
+    """
+    from ..nn import NeuronConfig
+    from .network import SpikingNetwork
+
+    neuron = NeuronConfig(
+        tau_m=config.tau_m, tau_s=config.tau_s, theta=config.theta, gradient=gradient,
+        variant=variant, clip=clip, rescale=rescale, surrogate_slope=surrogate_slope,
+    )
+    return SpikingNetwork(config, neuron=neuron)
+
+
+def net_config(name: str, **overrides: Any) -> NetConfig:
+    """The :class:`NetConfig` of zoo name ``name`` with ``overrides``; for a name not in the
+    zoo, ``overrides`` must give at least ``arch``, ``input_shape`` and ``n_steps``.
+
+    Raises:
+        KeyError: an unknown name without a complete description (listing the zoo's names).
+        TypeError: an override that is not a network setting.
+    """
+    if name in ZOO or not {"arch", "input_shape", "n_steps"} <= set(overrides):
+        return get_entry(name).net.replace(**overrides)
+    NetConfig.from_dict(overrides, where=f"settings of {name!r}")  # names unknown keys
+    return NetConfig(**overrides)
 
 
 def create_model(
@@ -65,36 +112,16 @@ def create_model(
     """Build a zoo architecture, freshly initialised, with the entry's settings.
 
     Args:
-        name: zoo name (see :func:`list_models`), or any name when ``overrides`` set every
-            field of :data:`NET_FIELDS` (a network that is not in the zoo).
-        gradient: ``"na"`` or ``"surrogate"``.
-        variant: NA form, ``"official"`` or ``"paper"``.
-        clip: clip of the paper form.
-        rescale: the official layer-wise log-ratio rescale (the paper recipe: on).
-        surrogate_slope: slope of the surrogate gradient.
-        **overrides: any of :data:`NET_FIELDS` (e.g. ``n_steps=10``, ``arch=...``).
+        name: zoo name (see :func:`list_models`), or any name when ``overrides`` describe the
+            network (at least ``arch``, ``input_shape``, ``n_steps``).
+        gradient, variant, clip, rescale, surrogate_slope: see :func:`build_network`.
+        **overrides: any :class:`NetConfig` field (e.g. ``n_steps=10``, ``arch=...``).
 
     Returns:
         A :class:`~bna_zoo.models.network.SpikingNetwork`.
     """
-    from ..nn import NeuronConfig
-    from .network import SpikingNetwork
-
     bad = sorted(set(overrides) - set(NET_FIELDS))
     if bad:
         raise TypeError(f"create_model got unknown overrides {bad}; choose from {NET_FIELDS}")
-    if name in ZOO or set(overrides) != set(NET_FIELDS):
-        base = get_entry(name)  # an unknown name needs every setting
-        args = {**{k: getattr(base, k) for k in NET_FIELDS}, **overrides}
-    else:
-        args = dict(overrides)
-    neuron = NeuronConfig(
-        tau_m=args["tau_m"], tau_s=args["tau_s"], theta=args["theta"], gradient=gradient,
-        variant=variant, clip=clip, rescale=rescale, surrogate_slope=surrogate_slope,
-    )
-    return SpikingNetwork(
-        args["arch"], tuple(args["input_shape"]), args["n_steps"], neuron,
-        conv_weight_scale=args["conv_weight_scale"],
-        linear_weight_scale=args["linear_weight_scale"],
-        dropout_mode=args["dropout_mode"], input_kind=args["input_kind"],
-    )
+    return build_network(net_config(name, **overrides), gradient=gradient, variant=variant,
+                         clip=clip, rescale=rescale, surrogate_slope=surrogate_slope)

@@ -95,9 +95,16 @@ def test_bad_checkpoint_sources_are_named(folder, tmp_path):
         (lambda: BNAModel.from_pretrained(_damaged(folder, tmp_path / "a", lambda c: c.update(
             format_version=99))), Exception, "format_version 99.*upgrade bna_zoo"),
         (lambda: BNAModel.from_pretrained(_damaged(folder, tmp_path / "b", lambda c: c.pop(
-            "init_args"))), Exception, "no 'init_args'"),
+            "model_args"))), Exception, "no 'model_args'"),
+        # a typo'd key is named with the known ones, never ignored
         (lambda: BNAModel.from_pretrained(_damaged(folder, tmp_path / "c", lambda c: c[
-            "init_args"].update(bogus=1))), Exception, "unknown init_args \\['bogus'\\]"),
+            "model_args"].update(n_step=10))), Exception,
+         r"model_args: unknown key\(s\) \['n_step'\]; the known keys are \['arch'"),
+        (lambda: BNAModel.from_pretrained(_damaged(folder, tmp_path / "d", lambda c: c[
+            "training_args"].update(bogus=1))), Exception,
+         r"training_args: unknown key\(s\) \['bogus'\]"),
+        (lambda: BNAModel.from_pretrained(_damaged(folder, tmp_path / "e", lambda c: c.update(
+            num_classes=10))), Exception, r"unknown key\(s\) \['num_classes'\]"),
         (lambda: BNAModel.from_lightning_checkpoint(folder / "config.json"), Exception,
          "not a readable Lightning checkpoint"),
     ]
