@@ -184,9 +184,12 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 #: what ``eval --metrics`` prints, column by column (NeuroBench's definitions where it has one)
 COSTS_LEGEND = (
-    "\nSynOps/sample: synaptic operations per sample over all T steps (NeuroBench): AC, one "
-    "addition per spike reaching a synapse; MAC, multiply-adds for non-binary inputs (the "
-    "encoded image). Dense: the same layers with every input active. Activation sparsity: "
+    "\nSynOps/sample: synaptic operations per sample over all T steps, as NeuroBench counts "
+    "them on the network as built (docs/metrics.md): AC, one addition per spike reaching a "
+    "non-zero synapse; MAC, one multiply-add per non-binary input reaching one: the image into "
+    "the first layer, and the pooled spikes (window sums x1.1, one per window with a spike) "
+    "into every layer after a sum pool. Dense: every synapse of every layer at every step. "
+    "Activation sparsity: "
     "NeuroBench's share of zero outputs over all spiking neurons and steps, each neuron "
     "counted once; 1 - sparsity is the neuron-weighted firing rate, unlike the table's "
     "'firing rate', an unweighted mean of the layers' rates (so the two need not add to 1). "
