@@ -14,8 +14,9 @@ import torch
 from torch import nn
 
 from .. import __version__
+from ..models.arch import LayerPlan, plan_layers
 from ..models.network import SpikingNetwork
-from ..nn import SpikingConv2d, SpikingLinear, SumPool2d, TimeSharedDropout
+from ..nn import SumPool2d
 from ._nir import META_KEY, nir
 
 _READOUTS = ("psc", "spikes")
@@ -69,6 +70,53 @@ def _linear_as_conv(w: np.ndarray, shape: tuple[int, ...]) -> nir.Conv2d:
                       bias=np.zeros(w.shape[0], np.float32))
 
 
+class _Chain:
+    """The graph under construction: nodes in a line, and the per-step shape at its end."""
+
+    def __init__(self, input_shape: tuple[int, ...]) -> None:
+        self.nodes: dict[str, nir.NIRNode] = {"input": nir.Input(input_type=np.array(input_shape))}
+        self.edges: list[tuple[str, str]] = []
+        self.last, self.shape = "input", tuple(input_shape)
+
+    def add(self, name: str, node: nir.NIRNode, shape: tuple[int, ...]) -> None:
+        """Append ``node`` after the last one; ``shape``: its per-step output shape."""
+        self.nodes[name] = node
+        self.edges.append((self.last, name))
+        self.last, self.shape = name, tuple(int(d) for d in shape)
+
+
+def _conv(chain: _Chain, plan: LayerPlan, conv: nn.Conv2d, w: np.ndarray) -> None:
+    bias = np.zeros(w.shape[0], np.float32) if conv.bias is None \
+        else conv.bias.detach().cpu().numpy().copy()
+    chain.add(plan.name, nir.Conv2d(input_shape=plan.in_shape[1:], weight=w, stride=conv.stride,
+                                    padding=conv.padding, dilation=conv.dilation,
+                                    groups=conv.groups, bias=bias), plan.out_shape)
+
+
+def _linear(chain: _Chain, plan: LayerPlan, lin: nn.Linear, w: np.ndarray) -> None:
+    if len(plan.in_shape) > 1:  # NIR's dims exclude the batch: flatten from dim 0
+        n = int(np.prod(plan.in_shape))
+        index = plan.name.removeprefix("linear")
+        chain.add(f"flatten{index}", nir.Flatten(input_type=np.array(plan.in_shape),
+                                                 start_dim=0), (n,))
+    node = nir.Linear(weight=w) if lin.bias is None else \
+        nir.Affine(weight=w, bias=lin.bias.detach().cpu().numpy().copy())
+    chain.add(plan.name, node, plan.out_shape)
+
+
+def _pool(chain: _Chain, plan: LayerPlan, pool: SumPool2d, pending: float, fold: bool) -> float:
+    """The sum pooling and its x1.1: a ``Scale`` node, or (``fold``) a factor for the next
+    layer's weights. Returns the factor still to fold."""
+    k = plan.args[0]
+    chain.add(plan.name, nir.SumPool2d(kernel_size=np.array([k, k]), stride=np.array([k, k]),
+                                       padding=np.array([0, 0])), plan.out_shape)
+    if fold:
+        return pending * pool.scale
+    chain.add(f"{plan.name}_scale",
+              nir.Scale(scale=np.full(plan.out_shape, pool.scale, np.float32)), plan.out_shape)
+    return 1.0
+
+
 def to_nir(
     model: nn.Module, *, dt: float = 1.0, fold_scale: bool = False, readout: str = "psc",
     linear_as_conv: bool = False,
@@ -103,73 +151,35 @@ def to_nir(
         raise ValueError(f"readout must be one of {_READOUTS}, got {readout!r}")
     if not dt > 0:
         raise ValueError(f"dt must be > 0, got {dt}")
-    shape = tuple(net.input_shape)
-    nodes: dict[str, nir.NIRNode] = {"input": nir.Input(input_type=np.array(shape))}
-    edges: list[tuple[str, str]] = []
-    last = "input"
-
-    def add(name: str, node: nir.NIRNode) -> None:
-        nonlocal last
-        nodes[name] = node
-        edges.append((last, name))
-        last = name
-
-    pending_scale = 1.0
-    for i, layer in enumerate(net.layers):
-        if isinstance(layer, SpikingConv2d):
-            conv = layer.conv
-            w = _weight(conv, pending_scale)
-            add(layer.name, nir.Conv2d(
-                input_shape=shape[1:], weight=w, stride=conv.stride, padding=conv.padding,
-                dilation=conv.dilation, groups=conv.groups,
-                bias=np.zeros(w.shape[0], np.float32) if conv.bias is None
-                else conv.bias.detach().cpu().numpy().copy(),
-            ))
-            shape = tuple(int(d) for d in nodes[layer.name].output_type["output"])
-            add(f"{layer.name}_lif", _cuba_lif(net, shape, dt))
-        elif isinstance(layer, SpikingLinear) and linear_as_conv and len(shape) == 3:
-            lin = layer.linear
-            if lin.bias is not None:
-                raise ValueError(f"linear_as_conv: layer {layer.name} has a bias; export it with "
-                                 "linear_as_conv=False")
-            w = _weight(lin, pending_scale)
-            add(layer.name, _linear_as_conv(w, shape))
-            shape = (w.shape[0], 1, 1)
-            add(f"{layer.name}_lif", _cuba_lif(net, shape, dt))
-        elif isinstance(layer, SpikingLinear):
-            if len(shape) > 1:
-                add(f"flatten{i}", nir.Flatten(input_type=np.array(shape), start_dim=0))
-                shape = (int(np.prod(shape)),)
-            lin = layer.linear
-            w = _weight(lin, pending_scale)
-            if lin.bias is None:
-                add(layer.name, nir.Linear(weight=w))
-            else:
-                add(layer.name, nir.Affine(weight=w, bias=lin.bias.detach().cpu().numpy().copy()))
-            shape = (w.shape[0],)
-            add(f"{layer.name}_lif", _cuba_lif(net, shape, dt))
-        elif isinstance(layer, SumPool2d):
-            k = layer.kernel_size
-            add(f"pool{i}", nir.SumPool2d(
-                kernel_size=np.array([k, k]), stride=np.array([k, k]), padding=np.array([0, 0])
-            ))
-            shape = (shape[0], shape[1] // k, shape[2] // k)
-            if fold_scale:
-                pending_scale *= layer.scale
-                continue
-            add(f"pool{i}_scale", nir.Scale(scale=np.full(shape, layer.scale, np.float32)))
-        elif isinstance(layer, TimeSharedDropout):
+    chain = _Chain(tuple(net.input_shape))
+    pending_scale = 1.0  # a pooling's x1.1 waiting to be folded into the next weights
+    for plan, layer in zip(plan_layers(net.config), net.layers, strict=True):
+        if plan.kind == "drop":
             continue  # identity at inference
+        if plan.kind == "pool":
+            pending_scale = _pool(chain, plan, layer, pending_scale, fold_scale)
+            continue
+        w = _weight(layer.conv if plan.kind == "conv" else layer.linear, pending_scale)
+        if plan.kind == "conv":
+            _conv(chain, plan, layer.conv, w)
+        elif linear_as_conv and len(chain.shape) == 3:  # after a conv, or (n, 1, 1) already
+            if layer.linear.bias is not None:
+                raise ValueError(f"linear_as_conv: layer {plan.name} has a bias; export it with "
+                                 "linear_as_conv=False")
+            chain.add(plan.name, _linear_as_conv(w, chain.shape), (w.shape[0], 1, 1))
         else:
-            raise TypeError(f"no NIR mapping for layer {i} ({type(layer).__name__})")
+            _linear(chain, plan, layer.linear, w)
+        chain.add(f"{plan.name}_lif", _cuba_lif(net, chain.shape, dt), chain.shape)
         pending_scale = 1.0
+    shape = chain.shape
     if readout == "psc":
         # the output layer's PSC, a[t] = (1 - 1/tau_s) a[t-1] + s[t]/tau_s, is NIR's leaky
         # integrator with tau = tau_s and r = 1 under the same Euler step
-        add("readout", nir.LI(tau=_full(shape, net.neuron.tau_s * dt), r=_full(shape, 1.0),
-                              v_leak=_full(shape, 0.0)))
+        chain.add("readout", nir.LI(tau=_full(shape, net.neuron.tau_s * dt),
+                                    r=_full(shape, 1.0), v_leak=_full(shape, 0.0)), shape)
+    nodes, edges = chain.nodes, chain.edges
     nodes["output"] = nir.Output(output_type=np.array(shape))
-    edges.append((last, "output"))
+    edges.append((chain.last, "output"))
     meta = {
         "version": __version__, "dt": float(dt), "n_steps": int(net.n_steps),
         "input_kind": net.input_kind, "input_shape": np.array(net.input_shape),
