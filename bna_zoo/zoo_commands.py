@@ -286,7 +286,7 @@ def cmd_prepare(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from .export._nir import nir  # with an install hint when the nir extra is missing
+    from .export import nir  # with an install hint when the nir extra is missing
     from .export.targets import export_nir
     from .model import BNAModel
 

@@ -261,4 +261,4 @@ def test_data_of_another_t_or_shape_is_refused_at_setup_naming_both(data, match,
     dm = build_datamodule(data["class"], data_dir=str(tmp_path), download=False, **args)
     model = BNAModel("nmnist-cnn")
     with pytest.raises(ValueError, match=match):
-        model._check_data(dm)
+        model.check_data(dm)

@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.export.nir_consumers
 
 from bna_zoo.export import export_nir, from_nir  # noqa: E402
-from bna_zoo.export._nir import nir  # noqa: E402
+from bna_zoo.export import nir  # noqa: E402
 from bna_zoo.metrics import spike_trace  # noqa: E402
 from bna_zoo.model import BNAModel  # noqa: E402
 from bna_zoo.zoo_commands import datamodule_for_entry, ensure_measurement_data  # noqa: E402

@@ -11,8 +11,9 @@ Writing needs ``nir``; reading back (:func:`from_nir`) also ``nirtorch``: both c
 
 from __future__ import annotations
 
+from ._nir import nir
 from .nir_export import to_nir
 from .nir_import import NIRModule, from_nir
 from .targets import TARGETS, export_nir
 
-__all__ = ["TARGETS", "NIRModule", "export_nir", "from_nir", "to_nir"]
+__all__ = ["TARGETS", "NIRModule", "export_nir", "from_nir", "nir", "to_nir"]
