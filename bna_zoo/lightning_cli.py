@@ -133,7 +133,7 @@ class BNAZooCLI(LightningCLI):
     def before_fit(self) -> None:
         # T and input shape, before the data is downloaded, emulated or cached
         if self.datamodule is not None:
-            self.model._check_data(self.datamodule)
+            self.model.check_data(self.datamodule)
 
     def after_fit(self) -> None:
         if not self.config["fit"].get("test_after_fit", True):

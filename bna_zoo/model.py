@@ -242,10 +242,10 @@ class BNAModel(L.LightningModule, HubIO):
             hub.fetch_for_finetuning(self._pending_pretrained)
 
     def setup(self, stage: str) -> None:
-        self._check_data()
+        self.check_data()
         self.load_pretrained_weights()
 
-    def _check_data(self, dm: L.LightningDataModule | None = None) -> None:
+    def check_data(self, dm: L.LightningDataModule | None = None) -> None:
         """Refuse a DataModule whose T or sample shape is not the network's, naming both and
         the flag that changes each (else the first batch fails deep inside a layer).
 
