@@ -8,14 +8,19 @@ arguments override it). The DataModules of :mod:`bna_zoo.data` are imported befo
 
 from __future__ import annotations
 
+import math
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import yaml
+from lightning.pytorch.callbacks import Callback, ProgressBar, RichProgressBar
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.utilities.imports import _RICH_AVAILABLE
 
 # imported (not only the lazy bna_zoo.data) so jsonargparse finds them as subclasses of
 # LightningDataModule: that is what lets `--data FashionMNISTDataModule` resolve
@@ -52,6 +57,96 @@ class RunLogger(CSVLogger):
                  flush_logs_every_n_steps: int = 100) -> None:
         super().__init__(save_dir if save_dir is not None else ".", name, version, prefix,
                          flush_logs_every_n_steps)
+
+
+class RateLimitedProgressBar(RichProgressBar):
+    """Lightning's Rich progress bar, redrawn at most ``max_per_second`` times a second.
+
+    Lightning's default bar (a ``RichProgressBar`` where ``rich`` is installed) updates its
+    counters and metrics after every batch and re-renders up to 100 times a second from a
+    thread of its own. In a terminal that cost fashionmnist-mlp 2-5 ms a step against its bar
+    switched off (15-18 ms, one thread, beside a training job); redrawn ten times a second it
+    cost nothing measurable there (benchmarks/train_loop.py times the real command). A
+    batch between two draws is skipped whole (no counter, no metrics); the last batch of an
+    epoch, and the last one trained before a run stops mid-epoch, are always drawn.
+
+    Args:
+        max_per_second: redraws per second at most (also the rate of Rich's refresh thread).
+        kwargs: the rest of :class:`~lightning.pytorch.callbacks.RichProgressBar`'s arguments.
+    """
+
+    def __init__(self, max_per_second: float = 10.0, **kwargs: Any) -> None:
+        if max_per_second <= 0:
+            raise ValueError(f"max_per_second must be > 0, got {max_per_second}")
+        super().__init__(refresh_rate=max(1, math.ceil(max_per_second)), **kwargs)
+        self.min_interval = 1.0 / max_per_second
+        self._last_draw = -math.inf
+        self._undrawn_train_batch: int | None = None
+
+    def _due(self, done: int, total: int | float | None) -> bool:
+        """Whether to draw now: a ``min_interval`` has passed, or ``done`` ends the loop."""
+        now = time.monotonic()
+        if done == total or now - self._last_draw >= self.min_interval:
+            self._last_draw = now
+            return True
+        return False
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                           outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self._due(batch_idx + 1, self.total_train_batches):
+            self._undrawn_train_batch = None
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        else:
+            self._undrawn_train_batch = batch_idx
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # an epoch cut short (max_steps) ends on a batch that may not have been drawn
+        if self._undrawn_train_batch is not None:
+            super().on_train_batch_end(trainer, pl_module, None, None,
+                                       self._undrawn_train_batch)
+            self._undrawn_train_batch = None
+        super().on_train_epoch_end(trainer, pl_module)
+
+    def on_validation_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                                outputs: Any, batch: Any, batch_idx: int,
+                                dataloader_idx: int = 0) -> None:
+        if self._due(batch_idx + 1, self.total_val_batches_current_dataloader):
+            super().on_validation_batch_end(trainer, pl_module, outputs, batch, batch_idx,
+                                            dataloader_idx)
+
+    def on_test_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                          outputs: Any, batch: Any, batch_idx: int,
+                          dataloader_idx: int = 0) -> None:
+        if self._due(batch_idx + 1, self.total_test_batches_current_dataloader):
+            super().on_test_batch_end(trainer, pl_module, outputs, batch, batch_idx,
+                                      dataloader_idx)
+
+    def on_predict_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                             outputs: Any, batch: Any, batch_idx: int,
+                             dataloader_idx: int = 0) -> None:
+        if self._due(batch_idx + 1, self.total_predict_batches_current_dataloader):
+            super().on_predict_batch_end(trainer, pl_module, outputs, batch, batch_idx,
+                                         dataloader_idx)
+
+
+def default_progress_bar(config: dict[str, Any], callbacks: list[Callback]) -> Callback | None:
+    """The bar the zoo's commands add where Lightning would add its own, or None.
+
+    None when the run turned the bar off (``--trainer.enable_progress_bar false``), configured
+    a bar of its own, or ``rich`` is missing (Lightning's TQDM bar then, cheap as it is).
+
+    Args:
+        config: the Trainer's instantiated arguments (``callbacks`` one or a list, or None).
+        callbacks: the callbacks LightningCLI adds beside the configured ones.
+    """
+    configured = config.get("callbacks") or []
+    if not isinstance(configured, list):
+        configured = [configured]
+    if config.get("enable_progress_bar") is False or not _RICH_AVAILABLE:
+        return None
+    if any(isinstance(c, ProgressBar) for c in [*configured, *callbacks]):
+        return None
+    return RateLimitedProgressBar()
 
 
 class BNAZooCLI(LightningCLI):
@@ -129,6 +224,11 @@ class BNAZooCLI(LightningCLI):
         """The compared settings of this command, as its run's config.yaml will hold them."""
         dumped = yaml.safe_load(self._parser(self.subcommand).dump(cfg, skip_none=False))
         return runs.flat_settings(dumped.get("model") or {}, dumped.get("data"))
+
+    def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> L.Trainer:
+        # the bar Lightning would add redraws after every batch: a rate-limited one instead
+        bar = default_progress_bar(config, callbacks)
+        return super()._instantiate_trainer(config, callbacks if bar is None else [*callbacks, bar])
 
     def before_fit(self) -> None:
         # T and input shape, before the data is downloaded, emulated or cached
