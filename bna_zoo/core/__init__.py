@@ -12,7 +12,7 @@ from .lif import (
     set_thorough_checks,
     thorough_checks,
 )
-from .na import GRADIENTS, NALIF, VARIANTS, na_lif, na_weighting
+from .na import GRADIENTS, NALIF, VARIANTS, na_lif, na_weighting, run_lif
 from .rescale import LayerRescale
 from .surrogate import SurrogateLIF
 
@@ -27,6 +27,7 @@ __all__ = [
     "get_backend",
     "lif_forward",
     "na_lif",
+    "run_lif",
     "na_weighting",
     "psc_filter",
     "reverse_filter",

@@ -198,13 +198,35 @@ def na_lif(
     p = check_neuron_args(tau_m, tau_s, theta, clip, surrogate_slope)
     if backend is not None:
         backend = check_backend(backend)
+    return run_lif(current, p, variant=variant, clip=float(clip), gradient=gradient,
+                   surrogate_slope=float(surrogate_slope), rescale=rescale, is_output=is_output,
+                   name=name, time_major=time_major, backend=backend)
+
+
+def run_lif(
+    current: torch.Tensor,
+    p: LIFParams,
+    *,
+    variant: str,
+    clip: float,
+    gradient: str,
+    surrogate_slope: float,
+    rescale: LayerRescale | None,
+    is_output: bool,
+    name: str,
+    time_major: bool,
+    backend: str | None,
+) -> torch.Tensor:
+    """:func:`na_lif` without its checks, for callers that validated their settings once
+    (``bna_zoo.nn.Neuron``, whose :class:`NeuronConfig` checks them at construction): the same
+    arguments, ``p`` the neuron constants as :func:`check_neuron_args` returns them."""
     shape = current.shape
     with torch.autocast(device_type=current.device.type, enabled=False):
         x = current if current.dtype in (torch.float32, torch.float64) else current.float()
         # [T, N]: a view of a contiguous time-major input, a copy otherwise
         x = x.reshape(shape[0], -1) if time_major else to_time_major(x)
         if gradient == "na":
-            a = NALIF.apply(x, p, variant, float(clip), rescale, bool(is_output), name, backend)
+            a = NALIF.apply(x, p, variant, clip, rescale, bool(is_output), name, backend)
         else:
-            a = SurrogateLIF.apply(x, p, float(surrogate_slope), backend)
+            a = SurrogateLIF.apply(x, p, surrogate_slope, backend)
     return a.view(shape) if time_major else from_time_major(a, shape)

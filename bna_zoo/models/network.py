@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..nn import (
+    Neuron,
     NeuronConfig,
     PSCEncoder,
     SpikingConv2d,
@@ -97,6 +98,8 @@ class SpikingNetwork(nn.Module):
         self.input_shape = plans[0].in_shape
         self.n_steps = n_steps
         self.neuron = neuron
+        # one module for every spiking layer: it owns the model's NA rescale state
+        self.neurons = Neuron(neuron)
         self.input_kind = config.input_kind
         self.encoder = PSCEncoder(self.input_shape, n_steps, neuron.tau_s,
                                   config.input_kind == "image")
@@ -107,13 +110,13 @@ class SpikingNetwork(nn.Module):
         """The module of one :class:`~bna_zoo.models.arch.LayerPlan`."""
         if plan.kind == "conv":
             ch, k, pad = plan.args
-            return SpikingConv2d(plan.in_shape[0], ch, k, self.neuron, pad, 1, conv_scale,
+            return SpikingConv2d(plan.in_shape[0], ch, k, self.neurons, pad, 1, conv_scale,
                                  name=plan.name)
         if plan.kind == "pool":
             return SumPool2d(plan.args[0])
         if plan.kind == "drop":
             return TimeSharedDropout(plan.args[0], self.config.dropout_mode)
-        return SpikingLinear(math.prod(plan.in_shape), plan.args[0], self.neuron, linear_scale,
+        return SpikingLinear(math.prod(plan.in_shape), plan.args[0], self.neurons, linear_scale,
                              is_output=plan.is_output, name=plan.name)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -2,12 +2,13 @@
 
 from .layers import PSCEncoder, SpikingConv2d, SpikingLinear, SumPool2d, TimeSharedDropout
 from .losses import LOSSES, CountLoss, KernelLoss, build_loss, predict_from_output
-from .neuron import NeuronConfig
+from .neuron import Neuron, NeuronConfig
 
 __all__ = [
     "LOSSES",
     "CountLoss",
     "KernelLoss",
+    "Neuron",
     "NeuronConfig",
     "PSCEncoder",
     "SpikingConv2d",

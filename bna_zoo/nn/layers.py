@@ -20,7 +20,7 @@ from torch import nn
 
 from ..core import psc_filter
 from ..core.lif import all_finite
-from .neuron import NeuronConfig
+from .neuron import Neuron, NeuronConfig
 
 
 def _check_rank(x: torch.Tensor, rank: int, layout: str, layer: str) -> None:
@@ -46,6 +46,12 @@ class _TimeMajor(nn.Module):
         raise NotImplementedError
 
 
+def as_neuron(neuron: Neuron | NeuronConfig) -> Neuron:
+    """The :class:`Neuron` module a layer runs: the network's shared one, or (a layer built on
+    its own, e.g. in a test) a fresh one of ``neuron``'s settings."""
+    return neuron if isinstance(neuron, Neuron) else Neuron(neuron)
+
+
 class SpikingLinear(_TimeMajor):
     """Per-time-step linear map (no bias by default) followed by the LIF/NA neuron.
 
@@ -61,7 +67,7 @@ class SpikingLinear(_TimeMajor):
         self,
         in_features: int,
         out_features: int,
-        neuron: NeuronConfig,
+        neuron: Neuron | NeuronConfig,
         weight_scale: float = 1.0,
         bias: bool = False,
         is_output: bool = False,
@@ -74,7 +80,7 @@ class SpikingLinear(_TimeMajor):
             self.linear.weight.mul_(weight_scale)
             if bias:
                 self.linear.bias.zero_()
-        self.neuron = neuron
+        self.neuron = as_neuron(neuron)
         self.is_output = is_output
         self.name = name
 
@@ -109,7 +115,7 @@ class SpikingConv2d(_TimeMajor):
         in_channels: int,
         out_channels: int,
         kernel_size: int,
-        neuron: NeuronConfig,
+        neuron: Neuron | NeuronConfig,
         padding: int = 0,
         stride: int = 1,
         weight_scale: float = 1.0,
@@ -120,7 +126,7 @@ class SpikingConv2d(_TimeMajor):
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=bias)
         with torch.no_grad():
             self.conv.weight.mul_(weight_scale)
-        self.neuron = neuron
+        self.neuron = as_neuron(neuron)
         self.name = name
 
     def forward_time_major(self, x: torch.Tensor) -> torch.Tensor:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 import bna_zoo
 import bna_zoo.data
 from bna_zoo.hub import sha256_file
+from bna_zoo.hub.checkpoint import read_config
 from bna_zoo.models import list_models, parse_arch, zoo
 from bna_zoo.models.render import render_models_table
 
@@ -51,7 +51,7 @@ def test_pins_are_well_formed_and_shipped_weights_match_them(name):
         assert entry.sha256 is not None, "published or shipped weights need their sha256"
     if entry.shipped:
         assert sha256_file(entry.shipped_dir / "model.safetensors") == entry.sha256
-        init = json.loads((entry.shipped_dir / "config.json").read_text())["init_args"]
+        init = read_config(entry.shipped_dir)["training_args"]
         assert (init["gradient"], init["variant"], init["rescale"]) == (
             entry.gradient, entry.variant, entry.rescale)
     acc = entry.results.accuracy
