@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
@@ -51,3 +56,23 @@ def quiet_trainer(**kwargs) -> L.Trainer:
     defaults = dict(logger=False, enable_progress_bar=False, enable_model_summary=False,
                     enable_checkpointing=False, accelerator="cpu", devices=1)
     return L.Trainer(**{**defaults, **kwargs})
+
+
+class Row(NamedTuple):
+    """One bad input of a sweep (``tests/*/test_bad_inputs_*.py``): ``call(tmp_path)`` must raise
+    ``error`` with a message matching ``match``."""
+
+    what: str
+    call: Callable[[Path], object]
+    error: type[BaseException]
+    match: str
+    fixed: bool  # True: unclear error, silent wrong result or hang before issue #12
+
+
+def check_rows(rows: list[Row], at_least: int) -> None:
+    """A sweep's rows have unique descriptions (they are test ids), compiling patterns, and none
+    was dropped (``at_least``: the count when the sweep was written)."""
+    names = [r.what for r in rows]
+    assert len(names) == len(set(names)), "row descriptions are test ids: keep them unique"
+    assert len(rows) >= at_least
+    assert all(re.compile(r.match) for r in rows)

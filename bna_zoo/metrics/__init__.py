@@ -13,7 +13,7 @@
 - :func:`connection_sparsity`: share of zero weights.
 - :func:`measure`: all of them (and accuracy) over a DataLoader or one batch.
 
-NeuroBench itself is not needed: ``tests/test_metrics.py`` checks these numbers against its
+NeuroBench itself is not needed: ``tests/metrics/test_metrics.py`` checks these numbers against its
 metric classes run on the equivalent per-step networks.
 """
 

@@ -1,8 +1,8 @@
 """Bad input to the model, checkpoint and command-line surface: each a clear error naming it.
 
 A table: what the user did, the call, the exception and a pattern its message must match (the
-problem, and where there is one, the fix). The core, data and emulator rows are in
-``tests/test_bad_inputs.py``.
+problem, and where there is one, the fix). The other packages' rows sit beside their tests
+(``tests/<package>/test_bad_inputs_<package>.py``).
 """
 
 from __future__ import annotations

@@ -430,7 +430,7 @@ def test_register_shipped_copies_the_folder_and_prints_the_entry_lines(model, sa
 @pytest.mark.slow
 def test_hub_id_downloads_over_http_from_a_local_olah_server(model, saved, x, tmp_path,
                                                              monkeypatch):
-    from hub_server import git_repo, olah_hub
+    from tests.hub_server import git_repo, olah_hub
 
     files = {name: (saved / name).read_bytes() for name in (*FILES, "README.md")}
     commit = git_repo(tmp_path / "mirrors", "org/fmlp", files)
