@@ -14,12 +14,22 @@ With several ``--progress`` values (or ``all``) one invocation times the real lo
 fit for ``--rounds`` rounds, and prints each one's ms per step and its overhead against ``none``
 (the target: a progress bar costs under 5% of the step).
 
+With ``--fit`` it times the **real command** instead: ``bna-zoo fit --config zoo:<name>`` in a
+subprocess (the recipe as shipped: its logger, checkpoints, validation, test after fit and the
+CLI's own progress bar, drawn to a pseudo-terminal as in a terminal), once with ``--fit-steps``'
+short and once with its long ``--trainer.max_steps``, both inside the first epoch. Start-up,
+data loading, validation, checkpoints and the test after fit are the same in both runs, so
+``(t_long - t_short) / (steps_long - steps_short)`` is what one more training step costs the
+command, printed beside the bare step measured in the same invocation and their ratio, against
+the target (1.2x for fashionmnist-mlp, 1.05x for the CNNs), with the machine's load average.
+
 Usage::
 
     python benchmarks/train_loop.py                          # every registry net
     python benchmarks/train_loop.py --models nmnist-cnn dvsgesture-cnn --steps 20
     python benchmarks/train_loop.py --models fashionmnist-mlp --steps 100 --progress rich
     python benchmarks/train_loop.py --progress all --rounds 3   # bar off / TQDM / Rich / no log
+    python benchmarks/train_loop.py --fit --models fashionmnist-mlp --fit-steps 50 450
 
 Data (``loop_data.py``): Fashion-MNIST under ``--data-dir``; the shipped MNIST digits for
 ``mnist-cnn``; N-MNIST emulated from them for ``nmnist-cnn``; synthetic files in DVS Gesture's and
@@ -30,10 +40,16 @@ all built under ``<data-dir>/bench`` on first use. The bare step runs on a batch
 from __future__ import annotations
 
 import argparse
+import collections
+import fcntl
 import os
+import pty
 import statistics
+import struct
+import subprocess
 import sys
 import tempfile
+import termios
 import time
 from pathlib import Path
 
@@ -69,6 +85,10 @@ VARIANTS = {
 }
 #: The most a progress bar may add to a training step, relative to the loop without one.
 BAR_TARGET = 0.05
+#: ``--fit``: the most the command's step may cost against the bare step (issue #23)
+FIT_TARGET = {"fashionmnist-mlp": 1.2}
+#: ``--fit``: the target of every other net (the CNNs)
+FIT_TARGET_CNN = 1.05
 
 
 class StepTimer(L.Callback):
@@ -179,6 +199,131 @@ def print_comparison(rows: list[tuple[str, float, dict[str, float]]], variants: 
                       f"({-share / (1 + share):+.1%} of the step without it)")
 
 
+def fit_data_args(name: str, data_dir: str, n_train: int) -> dict:
+    """DataModule arguments of ``--fit``'s command beyond the recipe's: where the benchmark data
+    is (``loop_data.prepare``, at least ``n_train`` training samples), no held-out split out of
+    built data (the recipe's 10,000 would exceed it), and ``--data-arg``."""
+    args = loop_data.prepare(name, os.path.abspath(data_dir), n_train, BATCH[name])
+    if "val_size" in get_entry(name).datamodule_config()["init_args"] and \
+            not name.startswith("fashionmnist"):
+        args["val_size"] = 0  # validate on the built test split
+    return {**args, **DATA_OVERRIDES}
+
+
+def yaml_value(value: object) -> str:
+    """``value`` as a command-line value LightningCLI parses back to it (``true``, ``0``)."""
+    return yaml.safe_dump(value, default_flow_style=True).removesuffix("...\n").strip()
+
+
+def fit_command(name: str, steps: int, root: str, data_args: dict, extra: list[str]) -> list[str]:
+    """``bna-zoo fit`` of ``name``'s recipe for ``steps`` steps, its runs under ``root``."""
+    cmd = [sys.executable, "-m", "bna_zoo", "fit", "--config", f"zoo:{name}",
+           "--trainer.max_steps", str(steps), "--trainer.default_root_dir", root]
+    for key, value in data_args.items():
+        cmd += [f"--data.{key}", yaml_value(value)]
+    return cmd + extra
+
+
+def epoch_steps(name: str, data_args: dict) -> int:
+    """Training batches in one epoch of ``name``'s recipe on ``data_args``' data."""
+    cfg = get_entry(name).datamodule_config()
+    dm = build_datamodule(cfg["class_name"], **{**cfg["init_args"], **data_args})
+    dm.prepare_data()
+    dm.setup("fit")
+    return len(dm.train_dataloader())
+
+
+def run_timed(cmd: list[str], cwd: str, env: dict, terminal: bool) -> tuple[float, int, str]:
+    """Run ``cmd`` to its end; its wall time (s), exit status and the tail of its output.
+
+    With ``terminal`` its stdout and stderr are a pseudo-terminal of 120 columns (progress bars
+    draw as in a terminal), read here as it writes; else a pipe.
+    """
+    tail: collections.deque[bytes] = collections.deque(maxlen=64)
+    if not terminal:
+        t0 = time.perf_counter()
+        done = subprocess.run(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        return time.perf_counter() - t0, done.returncode, done.stdout[-8000:].decode(
+            errors="replace")
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=slave,
+                            stderr=slave)
+    os.close(slave)
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed its terminal
+            break
+        if not chunk:
+            break
+        tail.append(chunk)
+    rc = proc.wait()
+    elapsed = time.perf_counter() - t0
+    os.close(master)
+    return elapsed, rc, b"".join(tail)[-8000:].decode(errors="replace")
+
+
+def fit_step_ms(name: str, args: argparse.Namespace) -> tuple[float, list[tuple[float, float]]]:
+    """Per-step ms of the real command: median over ``--fit-rounds`` of
+    ``(t_long - t_short) / (steps_long - steps_short)``; also each round's wall seconds
+    ``(t_short, t_long)``."""
+    short, long_ = args.fit_steps
+    data_args = fit_data_args(name, args.data_dir, BATCH[name] * (long_ + 1))
+    epoch = epoch_steps(name, data_args)
+    if long_ >= epoch:
+        raise SystemExit(f"--fit-steps {short} {long_}: {name}'s first epoch has {epoch} steps "
+                         "here; both runs must end inside it (validation and checkpoints at an "
+                         "epoch's end would not cancel)")
+    env = dict(os.environ)
+    env.setdefault("TERM", "xterm-256color")
+    if args.threads:
+        env["OMP_NUM_THREADS"] = str(args.threads)
+    terminal = args.fit_output == "pty"
+    for _ in range(args.fit_warmup):  # untimed: a first run also pays cold file caches
+        with tempfile.TemporaryDirectory() as tmp:
+            run_timed(fit_command(name, short, tmp, data_args, args.fit_arg), tmp, env, terminal)
+    per_step, walls = [], []
+    for r in range(args.fit_rounds):
+        seconds = {}
+        for steps in ((short, long_) if r % 2 == 0 else (long_, short)):
+            with tempfile.TemporaryDirectory() as tmp:
+                cmd = fit_command(name, steps, tmp, data_args, args.fit_arg)
+                seconds[steps], rc, out = run_timed(cmd, tmp, env, terminal)
+            if rc != 0:
+                raise SystemExit(f"{' '.join(cmd)}\nexited with {rc}:\n{out}")
+        walls.append((seconds[short], seconds[long_]))
+        per_step.append(1e3 * (seconds[long_] - seconds[short]) / (long_ - short))
+    return statistics.median(per_step), walls
+
+
+def print_fit_table(args: argparse.Namespace) -> None:
+    """``--fit``: per model the command's per-step time, the bare step, ratio and verdict."""
+    short, long_ = args.fit_steps
+    print(f"bna-zoo fit of each recipe, {short} and {long_} steps, output to a "
+          f"{'pseudo-terminal' if args.fit_output == 'pty' else 'pipe'}, "
+          f"{args.fit_warmup} untimed warm-up run(s), {args.fit_rounds} round(s) (median); "
+          f"per step = (t_long - t_short) / {long_ - short}; bare step: mean of its median "
+          f"before and after the fits\n")
+    print("| model | data | batch | fit s (short, long) | fit ms/step | bare step ms | fit/bare "
+          "| target |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in args.models:
+        bare_before = bare_step_ms(name, args.bare_steps, args.data_dir)
+        fit_ms, walls = fit_step_ms(name, args)
+        # the bare step again after the fits, so a load change between them shows in both
+        bare = statistics.mean([bare_before, bare_step_ms(name, args.bare_steps, args.data_dir)])
+        ratio = fit_ms / bare
+        target = FIT_TARGET.get(name, FIT_TARGET_CNN)
+        runs = "; ".join(f"{a:.1f}, {b:.1f}" for a, b in walls)
+        verdict = ("noise (fit/bare <= 0: more steps or rounds)" if ratio <= 0 else
+                   "met" if ratio <= target else "NOT met")
+        print(f"| {name} | {loop_data.SOURCES[name]} | {BATCH[name]} | {runs} | {fit_ms:.1f} | "
+              f"{bare:.1f} | {ratio:.2f} | <= {target:.2f}: {verdict} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="*", choices=list_models(), default=list_models())
@@ -195,7 +340,30 @@ def main() -> None:
     parser.add_argument("--data-arg", nargs="*", default=[], metavar="KEY=VALUE",
                         help="DataModule arguments over the recipe's, values in YAML "
                              "(cache_dir=null times event nets binning on every access)")
+    parser.add_argument("--fit", action="store_true",
+                        help="time the real command, bna-zoo fit, by a short and a long run "
+                             "(see --fit-steps) against the bare step")
+    parser.add_argument("--fit-steps", nargs=2, type=int, default=[20, 120],
+                        metavar=("SHORT", "LONG"),
+                        help="--fit: --trainer.max_steps of the short and the long run (both "
+                             "inside the first epoch)")
+    parser.add_argument("--fit-rounds", type=int, default=1,
+                        help="--fit: short/long pairs per model (median of their per-step time)")
+    parser.add_argument("--fit-warmup", type=int, default=1,
+                        help="--fit: untimed short runs per model first")
+    parser.add_argument("--fit-output", choices=("pty", "pipe"), default="pty",
+                        help="--fit: where the command writes (pty: as in a terminal)")
+    parser.add_argument("--fit-arg", action="append", default=[], metavar="ARG",
+                        help="--fit: one more argument of the command (repeat it), e.g. "
+                             "--fit-arg=--trainer.limit_test_batches --fit-arg=2")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads of the bare step and (OMP_NUM_THREADS) of the "
+                             "command; default torch's")
     args = parser.parse_args()
+    if args.fit and not 0 < args.fit_steps[0] < args.fit_steps[1]:
+        parser.error("--fit-steps takes SHORT LONG with 0 < SHORT < LONG")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     for item in args.data_arg:
         key, sep, value = item.partition("=")
         if not sep:
@@ -206,7 +374,9 @@ def main() -> None:
     data = ", ".join(f"{k}={v!r}" for k, v in DATA_OVERRIDES.items()) or "as the recipes"
     print(f"{torch.get_num_threads()} threads, torch {torch.__version__}, {args.workers} "
           f"workers, data arguments {data}, load average {load:.2f} at start")
-    if len(variants) == 1:
+    if args.fit:
+        print_fit_table(args)
+    elif len(variants) == 1:
         print(f"progress bar {variants[0]}\n")
         print("| model | data | batch | bare step ms | real loop ms/step | real/bare |")
         print("|---|---|---|---|---|---|")

@@ -88,3 +88,55 @@ def test_script_prints_a_real_over_bare_row_for_each_net_it_runs(tmp_path: Path)
     for line in rows.values():
         ratio = float(line.rstrip(" |").rsplit("|", 1)[1])
         assert ratio > 0
+
+
+def test_fit_command_is_the_recipe_with_steps_root_and_data_flags(tmp_path: Path) -> None:
+    data = train_loop.fit_data_args("mnist-cnn", str(tmp_path), 64)
+    # built data: no held-out split out of it (the recipe's 10,000 exceeds the 8,000 digits)
+    assert data["val_size"] == 0 and data["shipped_digits"] is True
+    assert "val_size" not in train_loop.fit_data_args("fashionmnist-mlp", str(tmp_path), 64)
+    cmd = train_loop.fit_command("mnist-cnn", 7, "/r", data, ["--trainer.limit_test_batches", "1"])
+    assert cmd[1:6] == ["-m", "bna_zoo", "fit", "--config", "zoo:mnist-cnn"]
+    flags = dict(zip(cmd[6::2], cmd[7::2], strict=True))
+    assert flags["--trainer.max_steps"] == "7" and flags["--trainer.default_root_dir"] == "/r"
+    assert flags["--data.shipped_digits"] == "true" and flags["--data.val_size"] == "0"
+    assert flags["--data.data_dir"] == str(tmp_path.resolve())
+    assert flags["--trainer.limit_test_batches"] == "1"
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_run_timed_gives_the_command_a_terminal_or_a_pipe(terminal: bool, tmp_path: Path) -> None:
+    seconds, rc, out = train_loop.run_timed(
+        [sys.executable, "-c", "import sys; print('tty', sys.stdout.isatty()); sys.exit(3)"],
+        str(tmp_path), dict(os.environ), terminal)
+    assert rc == 3 and seconds > 0
+    assert f"tty {terminal}" in out
+
+
+def test_fit_runs_must_end_inside_the_first_epoch(tmp_path: Path) -> None:
+    import argparse
+
+    # 8,000 shipped training digits at batch 64: an epoch of 125 steps
+    args = argparse.Namespace(fit_steps=[10, 200], data_dir=str(tmp_path))
+    with pytest.raises(SystemExit, match="first epoch has 125 steps"):
+        train_loop.fit_step_ms("mnist-cnn", args)
+
+
+def test_fit_mode_times_the_real_command_beside_the_bare_step(tmp_path: Path) -> None:
+    quick = ["--trainer.limit_val_batches", "1", "--trainer.limit_test_batches", "1"]
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "train_loop.py"), "--fit", "--models",
+         "mnist-cnn", "--fit-steps", "1", "3", "--fit-warmup", "0", "--bare-steps", "1",
+         "--data-dir", str(tmp_path), *(f"--fit-arg={a}" for a in quick)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| mnist-cnn")]
+    assert len(rows) == 1
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    short, long_ = (float(s) for s in cells[3].split(","))
+    assert short > 0 and long_ > 0
+    fit_ms, bare_ms, ratio = float(cells[4]), float(cells[5]), float(cells[6])
+    assert bare_ms > 0 and abs(ratio - fit_ms / bare_ms) < 0.01 + 0.01 * abs(ratio)
+    assert cells[7].startswith("<= 1.05: ")
+    assert "load average" in done.stdout
