@@ -198,6 +198,19 @@ def _check_images(images: object) -> np.ndarray:
     return images
 
 
+def _pixel_state(rngs: list[np.random.Generator], cfg: SaccadeSensor
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-pixel ON and OFF thresholds (with mismatch) and the initial memory phase, each flat
+    ``[B * H * W]``, drawn from each sample's own stream (all ON, then all OFF, then phases)."""
+    W, H = cfg.sensor_size
+    con = np.stack([np.maximum(r.normal(cfg.threshold_on, cfg.threshold_mismatch, (H, W)), 0.01)
+                    for r in rngs]).astype(np.float32).ravel()
+    coff = np.stack([np.maximum(r.normal(cfg.threshold_off, cfg.threshold_mismatch, (H, W)),
+                                0.01) for r in rngs]).astype(np.float32).ravel()
+    phase = np.stack([r.random((H, W), dtype=np.float32) for r in rngs]).ravel()
+    return con, coff, phase
+
+
 def emulate_batch(images: np.ndarray, seeds: list, cfg: SaccadeSensor | None = None
                   ) -> list[np.ndarray]:
     """Emulate one recording per image.
@@ -229,12 +242,7 @@ def emulate_batch(images: np.ndarray, seeds: list, cfg: SaccadeSensor | None = N
     scene = _scene(images, cfg, pad)
     sw = scene.shape[2]
     flat = scene.reshape(n, -1)
-    # Per-pixel thresholds (mismatch) and initial memory, drawn from each sample's own stream.
-    con = np.stack([np.maximum(r.normal(cfg.threshold_on, cfg.threshold_mismatch, (H, W)), 0.01)
-                    for r in rngs]).astype(np.float32).ravel()
-    coff = np.stack([np.maximum(r.normal(cfg.threshold_off, cfg.threshold_mismatch, (H, W)),
-                                0.01) for r in rngs]).astype(np.float32).ravel()
-    phase = np.stack([r.random((H, W), dtype=np.float32) for r in rngs]).ravel()
+    con, coff, phase = _pixel_state(rngs, cfg)
 
     def sample(t_us: float) -> np.ndarray:  # log intensity on the sensor grid, flat [B * H * W]
         dx, dy = cfg.path(np.asarray(t_us))
