@@ -101,3 +101,10 @@ def test_net_config_names_unknown_and_missing_keys():
     with pytest.raises(TypeError, match=r"unknown network settings \['depth'\]"):
         get_entry("mnist-cnn").net.replace(depth=3)
     assert get_entry("mnist-cnn").net.with_num_classes(3).num_classes == 3
+
+
+def test_a_model_built_from_a_net_config_is_that_network():
+    config = get_entry("nmnist-cnn").net.replace(n_steps=12, arch="8C5-P2-10")
+    model = BNAModel.from_config("my-events", config, lr=1e-3)
+    assert model.net.config == config and model.hparams.lr == 1e-3
+    assert model.net.n_steps == 12 and model.loss_name == "count"
