@@ -140,6 +140,17 @@ class BNAModel(L.LightningModule, HubIO):
         self._pending_pretrained = pretrained
         self._make_metrics()
 
+    @classmethod
+    def from_config(cls, name: str, config: NetConfig, **training_args: Any) -> BNAModel:
+        """A model of the network ``config`` describes, freshly initialised.
+
+        Args:
+            name: the name it goes by (a zoo name keeps that entry's labels and data).
+            config: the whole network; nothing is taken from a zoo entry.
+            **training_args: the other ``__init__`` arguments (gradient, lr, labels, ...).
+        """
+        return cls(name=name, arch_overrides=config.to_dict(), **training_args)
+
     # ----------------------------------------------------------------- construction helpers
     def _net_config(self, name: str, overrides: dict[str, Any], loss: str | None,
                     loss_args: dict[str, float] | None) -> NetConfig:
