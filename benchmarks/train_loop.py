@@ -22,6 +22,9 @@ data loading, validation, checkpoints and the test after fit are the same in bot
 ``(t_long - t_short) / (steps_long - steps_short)`` is what one more training step costs the
 command, printed beside the bare step measured in the same invocation and their ratio, against
 the target (1.2x for fashionmnist-mlp, 1.05x for the CNNs), with the machine's load average.
+The same difference in CPU time (all the command's threads) beside the bare step's CPU time
+prices work that a busy machine hides or shows at random in wall time (e.g. a progress bar's
+drawing thread on an otherwise idle core).
 
 Usage::
 
@@ -44,6 +47,7 @@ import collections
 import fcntl
 import os
 import pty
+import resource
 import statistics
 import struct
 import subprocess
@@ -52,6 +56,7 @@ import tempfile
 import termios
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 # Time under the allocator setting the zoo's CLI runs with (bna_zoo/cli.py): transparent huge
 # pages for torch's large CPU tensors. torch reads it once, at import, so it is set here;
@@ -141,6 +146,13 @@ def real_loop_ms(name: str, data_dir: str, steps: int, progress: str, workers: i
 
 
 def bare_step_ms(name: str, steps: int, data_dir: str = "data") -> float:
+    """Median wall ms of ``name``'s bare step (see :func:`bare_step_times`)."""
+    return bare_step_times(name, steps, data_dir)[0]
+
+
+def bare_step_times(name: str, steps: int, data_dir: str = "data") -> tuple[float, float]:
+    """Median wall ms and median CPU ms (this process's threads together) of ``steps`` bare
+    steps of ``name``, after one untimed step."""
     # the same data as the real loop (a real, normalised test batch): on random images the
     # network spikes, and NA works, far more than on real ones
     dm = datamodule(name, data_dir, 0, BATCH[name], BATCH[name])
@@ -149,12 +161,13 @@ def bare_step_ms(name: str, steps: int, data_dir: str = "data") -> float:
     x, y = next(iter(dm.test_dataloader()))
     step, _ = make_step(name, "na", BATCH[name], "cpu", inputs=(x, y))
     step()
-    times = []
+    wall, cpu = [], []
     for _ in range(steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         step()
-        times.append(1e3 * (time.perf_counter() - t0))
-    return statistics.median(times)
+        wall.append(1e3 * (time.perf_counter() - t0))
+        cpu.append(1e3 * (time.process_time() - c0))
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def compare_variants(name: str, args: argparse.Namespace, variants: list[str]) -> dict:
@@ -233,22 +246,37 @@ def epoch_steps(name: str, data_args: dict) -> int:
     return len(dm.train_dataloader())
 
 
-def run_timed(cmd: list[str], cwd: str, env: dict, terminal: bool) -> tuple[float, int, str]:
-    """Run ``cmd`` to its end; its wall time (s), exit status and the tail of its output.
+class Timed(NamedTuple):
+    """One finished command: wall and CPU seconds (its threads and children), exit status and
+    the tail of its output."""
+
+    wall: float
+    cpu: float
+    returncode: int
+    output: str
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's waited-for children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_timed(cmd: list[str], cwd: str, env: dict, terminal: bool) -> Timed:
+    """Run ``cmd`` to its end and time it.
 
     With ``terminal`` its stdout and stderr are a pseudo-terminal of 120 columns (progress bars
     draw as in a terminal), read here as it writes; else a pipe.
     """
-    tail: collections.deque[bytes] = collections.deque(maxlen=64)
+    t0, c0 = time.perf_counter(), _children_cpu()
     if not terminal:
-        t0 = time.perf_counter()
         done = subprocess.run(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        return time.perf_counter() - t0, done.returncode, done.stdout[-8000:].decode(
-            errors="replace")
+        return Timed(time.perf_counter() - t0, _children_cpu() - c0, done.returncode,
+                     done.stdout[-8000:].decode(errors="replace"))
+    tail: collections.deque[bytes] = collections.deque(maxlen=64)
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=slave,
                             stderr=slave)
     os.close(slave)
@@ -261,15 +289,16 @@ def run_timed(cmd: list[str], cwd: str, env: dict, terminal: bool) -> tuple[floa
             break
         tail.append(chunk)
     rc = proc.wait()
-    elapsed = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _children_cpu() - c0
     os.close(master)
-    return elapsed, rc, b"".join(tail)[-8000:].decode(errors="replace")
+    return Timed(wall, cpu, rc, b"".join(tail)[-8000:].decode(errors="replace"))
 
 
-def fit_step_ms(name: str, args: argparse.Namespace) -> tuple[float, list[tuple[float, float]]]:
+def fit_step_ms(name: str, args: argparse.Namespace
+                ) -> tuple[float, float, list[tuple[float, float]]]:
     """Per-step ms of the real command: median over ``--fit-rounds`` of
-    ``(t_long - t_short) / (steps_long - steps_short)``; also each round's wall seconds
-    ``(t_short, t_long)``."""
+    ``(t_long - t_short) / (steps_long - steps_short)`` in wall time and in CPU time (the
+    command's threads together); also each round's wall seconds ``(t_short, t_long)``."""
     short, long_ = args.fit_steps
     data_args = fit_data_args(name, args.data_dir, BATCH[name] * (long_ + 1))
     epoch = epoch_steps(name, data_args)
@@ -285,18 +314,20 @@ def fit_step_ms(name: str, args: argparse.Namespace) -> tuple[float, list[tuple[
     for _ in range(args.fit_warmup):  # untimed: a first run also pays cold file caches
         with tempfile.TemporaryDirectory() as tmp:
             run_timed(fit_command(name, short, tmp, data_args, args.fit_arg), tmp, env, terminal)
-    per_step, walls = [], []
+    per_step, cpu_per_step, walls = [], [], []
     for r in range(args.fit_rounds):
-        seconds = {}
+        runs: dict[int, Timed] = {}
         for steps in ((short, long_) if r % 2 == 0 else (long_, short)):
             with tempfile.TemporaryDirectory() as tmp:
                 cmd = fit_command(name, steps, tmp, data_args, args.fit_arg)
-                seconds[steps], rc, out = run_timed(cmd, tmp, env, terminal)
-            if rc != 0:
-                raise SystemExit(f"{' '.join(cmd)}\nexited with {rc}:\n{out}")
-        walls.append((seconds[short], seconds[long_]))
-        per_step.append(1e3 * (seconds[long_] - seconds[short]) / (long_ - short))
-    return statistics.median(per_step), walls
+                runs[steps] = run_timed(cmd, tmp, env, terminal)
+            if runs[steps].returncode != 0:
+                raise SystemExit(f"{' '.join(cmd)}\nexited with {runs[steps].returncode}:\n"
+                                 f"{runs[steps].output}")
+        walls.append((runs[short].wall, runs[long_].wall))
+        per_step.append(1e3 * (runs[long_].wall - runs[short].wall) / (long_ - short))
+        cpu_per_step.append(1e3 * (runs[long_].cpu - runs[short].cpu) / (long_ - short))
+    return statistics.median(per_step), statistics.median(cpu_per_step), walls
 
 
 def print_fit_table(args: argparse.Namespace) -> None:
@@ -308,20 +339,23 @@ def print_fit_table(args: argparse.Namespace) -> None:
           f"per step = (t_long - t_short) / {long_ - short}; bare step: mean of its median "
           f"before and after the fits\n")
     print("| model | data | batch | fit s (short, long) | fit ms/step | bare step ms | fit/bare "
-          "| target |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| target | fit CPU ms/step | bare CPU ms/step | CPU fit/bare |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name in args.models:
-        bare_before = bare_step_ms(name, args.bare_steps, args.data_dir)
-        fit_ms, walls = fit_step_ms(name, args)
+        before = bare_step_times(name, args.bare_steps, args.data_dir)
+        fit_ms, fit_cpu, walls = fit_step_ms(name, args)
         # the bare step again after the fits, so a load change between them shows in both
-        bare = statistics.mean([bare_before, bare_step_ms(name, args.bare_steps, args.data_dir)])
+        after = bare_step_times(name, args.bare_steps, args.data_dir)
+        bare, bare_cpu = statistics.mean([before[0], after[0]]), statistics.mean([before[1],
+                                                                                   after[1]])
         ratio = fit_ms / bare
         target = FIT_TARGET.get(name, FIT_TARGET_CNN)
         runs = "; ".join(f"{a:.1f}, {b:.1f}" for a, b in walls)
         verdict = ("noise (fit/bare <= 0: more steps or rounds)" if ratio <= 0 else
                    "met" if ratio <= target else "NOT met")
         print(f"| {name} | {loop_data.SOURCES[name]} | {BATCH[name]} | {runs} | {fit_ms:.1f} | "
-              f"{bare:.1f} | {ratio:.2f} | <= {target:.2f}: {verdict} |", flush=True)
+              f"{bare:.1f} | {ratio:.2f} | <= {target:.2f}: {verdict} | {fit_cpu:.1f} | "
+              f"{bare_cpu:.1f} | {fit_cpu / bare_cpu:.2f} |", flush=True)
 
 
 def main() -> None:

@@ -106,11 +106,14 @@ def test_fit_command_is_the_recipe_with_steps_root_and_data_flags(tmp_path: Path
 
 @pytest.mark.parametrize("terminal", [True, False])
 def test_run_timed_gives_the_command_a_terminal_or_a_pipe(terminal: bool, tmp_path: Path) -> None:
-    seconds, rc, out = train_loop.run_timed(
-        [sys.executable, "-c", "import sys; print('tty', sys.stdout.isatty()); sys.exit(3)"],
-        str(tmp_path), dict(os.environ), terminal)
-    assert rc == 3 and seconds > 0
-    assert f"tty {terminal}" in out
+    # the child spins ~0.2 s of CPU, which its parent's count of its children's CPU time sees
+    code = ("import sys, time; t = time.process_time()\n"
+            "while time.process_time() - t < 0.2: pass\n"
+            "print('tty', sys.stdout.isatty()); sys.exit(3)")
+    timed = train_loop.run_timed([sys.executable, "-c", code], str(tmp_path), dict(os.environ),
+                                 terminal)
+    assert timed.returncode == 3 and timed.cpu > 0.18 and timed.wall > 0
+    assert f"tty {terminal}" in timed.output
 
 
 def test_fit_runs_must_end_inside_the_first_epoch(tmp_path: Path) -> None:
@@ -139,4 +142,6 @@ def test_fit_mode_times_the_real_command_beside_the_bare_step(tmp_path: Path) ->
     fit_ms, bare_ms, ratio = float(cells[4]), float(cells[5]), float(cells[6])
     assert bare_ms > 0 and abs(ratio - fit_ms / bare_ms) < 0.01 + 0.01 * abs(ratio)
     assert cells[7].startswith("<= 1.05: ")
+    fit_cpu, bare_cpu, cpu_ratio = float(cells[8]), float(cells[9]), float(cells[10])
+    assert bare_cpu > 0 and abs(cpu_ratio - fit_cpu / bare_cpu) < 0.01 + 0.01 * abs(cpu_ratio)
     assert "load average" in done.stdout
