@@ -22,7 +22,7 @@ import os
 import time
 from collections.abc import Callable
 
-# Time under the allocator setting the zoo's CLI runs with (bna_zoo/cli.py): transparent huge
+# Time under the allocator setting the zoo's CLI runs with (bna_zoo/cli): transparent huge
 # pages for torch's large CPU tensors. torch reads it once, at import, so it is set here;
 # THP_MEM_ALLOC_ENABLE=0 in the environment times without (every implementation alike).
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")

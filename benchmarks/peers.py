@@ -57,7 +57,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-# Time under the allocator setting the zoo's CLI runs with (bna_zoo/cli.py): transparent huge
+# Time under the allocator setting the zoo's CLI runs with (bna_zoo/cli): transparent huge
 # pages for torch's large CPU tensors. torch reads it once, at import, so it is set here;
 # THP_MEM_ALLOC_ENABLE=0 in the environment times without (every implementation alike).
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
@@ -82,7 +82,7 @@ from peer_nets import (  # noqa: E402
 #: The registry nets timed by default and their batch sizes (those of train_step.py).
 BATCH = {"nmnist-cnn": 32, "fashionmnist-mlp": 64, "fashionmnist-cnn": 50, "mnist-cnn": 64,
          "dvsgesture-cnn": 16, "cifar10-cnn": 50}
-#: The recipe's step (``bna_zoo.model.BNAModel`` / docs/na.md §8), for every implementation alike.
+#: The recipe's step (``bna_zoo.BNAModel``, docs/na.md §8), for every implementation alike.
 LR, GRAD_CLIP, WEIGHT_CLAMP = 5e-4, 1.0, 4.0
 #: Implementation labels, in table order.
 OURS_NA, OURS_SG = "bna_zoo NA", "bna_zoo surrogate"

@@ -36,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from train_step import BATCH, make_step  # noqa: E402
 
 from bna_zoo import BNAModel  # noqa: E402
+from bna_zoo.cli.zoo_commands import datamodule_for_entry  # noqa: E402
 from bna_zoo.models import get_entry, list_models  # noqa: E402
-from bna_zoo.zoo_commands import datamodule_for_entry  # noqa: E402
 
 
 def autocast(precision: str, device: str):

@@ -58,7 +58,7 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-# Time under the allocator setting the zoo's CLI runs with (bna_zoo/cli.py): transparent huge
+# Time under the allocator setting the zoo's CLI runs with (bna_zoo/cli): transparent huge
 # pages for torch's large CPU tensors. torch reads it once, at import, so it is set here;
 # THP_MEM_ALLOC_ENABLE=0 in the environment times without (every implementation alike).
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
@@ -72,8 +72,8 @@ import loop_data  # noqa: E402
 from train_step import make_step  # noqa: E402
 
 from bna_zoo import BNAModel  # noqa: E402
+from bna_zoo.cli.zoo_commands import build_datamodule  # noqa: E402
 from bna_zoo.models import get_entry, list_models  # noqa: E402
-from bna_zoo.zoo_commands import build_datamodule  # noqa: E402
 
 #: the recipe's batch size of every registry net (the real loop's and the bare step's)
 BATCH = {name: get_entry(name).recipe.batch_size for name in list_models()}

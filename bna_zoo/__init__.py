@@ -12,7 +12,7 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "BNAModel": "bna_zoo.model",
+    "BNAModel": "bna_zoo.bna_model",
     "create_model": "bna_zoo.models",
     "list_models": "bna_zoo.models",
     "list_pretrained": "bna_zoo.models",

@@ -17,7 +17,7 @@ def plot_sample(model, x: torch.Tensor, label: int | None, out: str | Path,
     """Write a PNG with the input, every spiking layer's raster and the output PSC.
 
     Args:
-        model: a :class:`~bna_zoo.model.BNAModel`.
+        model: a :class:`~bna_zoo.bna_model.BNAModel`.
         x: one sample, ``[C, H, W]`` (image) or ``[T, 2, H, W]`` (event frames).
         label: its true class, shown in the title (or ``None``).
         out: PNG path.

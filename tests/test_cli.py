@@ -10,9 +10,9 @@ import lightning as L
 import pytest
 import yaml
 
+from bna_zoo.bna_model import BNAModel
 from bna_zoo.cli import main
-from bna_zoo.lightning_cli import BNAZooCLI
-from bna_zoo.model import BNAModel
+from bna_zoo.cli.lightning import BNAZooCLI
 from tests.data.conftest import write_idx_dataset
 
 CONFIGS = sorted(Path(__file__).resolve().parents[1].joinpath("configs").glob("*.yaml"))
@@ -186,7 +186,7 @@ def test_config_prints_the_packaged_recipe_which_equals_the_repo_config(capsys):
 
 
 def _parsed(argv: list[str], tmp_path: Path) -> BNAZooCLI:
-    from bna_zoo.lightning_cli import _argv, expand_recipes
+    from bna_zoo.cli.lightning import _argv, expand_recipes
 
     with _argv(expand_recipes(argv)[1:] + ["--trainer.logger", "false",
                                        "--trainer.default_root_dir", str(tmp_path)]):
@@ -212,7 +212,7 @@ def test_short_datamodule_names_and_surrogate_slope_parse(tmp_path):
 
 
 def test_strategy_names_come_from_lightnings_registry(tmp_path):
-    from bna_zoo.lightning_cli import _valid_strategies
+    from bna_zoo.cli.lightning import _valid_strategies
 
     assert "ddp_find_unused_parameters_true" in _valid_strategies()
     assert "dp" not in _valid_strategies()  # gone from Lightning 2

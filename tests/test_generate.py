@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from bna_zoo.generate import derived_files
+from bna_zoo.cli.generate import derived_files
 
 
 @pytest.mark.parametrize("path, content", sorted(derived_files().items()), ids=lambda v: str(
     getattr(v, "name", ""))[:40])
 def test_derived_file_is_current(path, content):
-    assert path.is_file(), f"{path} is missing: run python -m bna_zoo.generate"
-    assert path.read_text() == content, f"{path} is stale: run python -m bna_zoo.generate"
+    assert path.is_file(), f"{path} is missing: run python -m bna_zoo.cli.generate"
+    assert path.read_text() == content, f"{path} is stale: run python -m bna_zoo.cli.generate"
 
 
 def test_every_generated_recipe_and_config_says_it_is_generated():

@@ -30,7 +30,7 @@ def test_na_on_cuda_matches_the_cpu_result(variant):
 
 
 def test_16_mixed_training_step_on_cuda_keeps_dynamics_in_float32():
-    from bna_zoo.model import BNAModel
+    from bna_zoo.bna_model import BNAModel
 
     model = BNAModel("nmnist-cnn").cuda()
     x = (torch.rand(4, 30, 2, 34, 34, device="cuda") < 0.05).float()

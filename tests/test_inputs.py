@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from bna_zoo.model import BNAModel
+from bna_zoo.bna_model import BNAModel
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
-from bna_zoo.model import BNAModel
+from bna_zoo.bna_model import BNAModel
 from tests.helpers import TensorDataModule, prototype_task, quiet_trainer
 
 
@@ -255,7 +255,7 @@ def test_predict_normalises_uint8_images_with_the_entry_statistics():
                                      r"\[2, 34, 34\]"),
 ])
 def test_data_of_another_t_or_shape_is_refused_at_setup_naming_both(data, match, tmp_path):
-    from bna_zoo.zoo_commands import build_datamodule
+    from bna_zoo.cli.zoo_commands import build_datamodule
 
     args = {k: v for k, v in data.items() if k != "class"}
     dm = build_datamodule(data["class"], data_dir=str(tmp_path), download=False, **args)

@@ -3,7 +3,7 @@
 import torch
 from PIL import Image
 
-from bna_zoo.model import BNAModel
+from bna_zoo.bna_model import BNAModel
 from bna_zoo.plots import plot_sample
 
 

@@ -15,8 +15,8 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
+from bna_zoo.cli.zoo_commands import _EMULATED_CARD_DATA  # noqa: E402
 from bna_zoo.models import get_entry  # noqa: E402
-from bna_zoo.zoo_commands import _EMULATED_CARD_DATA  # noqa: E402
 
 #: what nmnist-cnn's card data is emulated from, as eval and show say it
 CARD_DATA = _EMULATED_CARD_DATA[get_entry("nmnist-cnn").results.measured_on_id]

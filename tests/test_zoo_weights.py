@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from bna_zoo.bna_model import BNAModel
+from bna_zoo.cli.zoo_commands import datamodule_for_entry, evaluate
 from bna_zoo.data.image_files import DEBIAN_FASHION_MNIST_DIR
 from bna_zoo.hub import front_matter
-from bna_zoo.model import BNAModel
 from bna_zoo.models import ZOO, get_entry
-from bna_zoo.zoo_commands import datamodule_for_entry, evaluate
 
 SHIPPED = sorted(n for n, e in ZOO.items() if e.shipped)
 

@@ -23,11 +23,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.export.nir_consumers
 
-from bna_zoo.export import export_nir, from_nir  # noqa: E402
-from bna_zoo.export import nir  # noqa: E402
+from bna_zoo.bna_model import BNAModel  # noqa: E402
+from bna_zoo.cli.zoo_commands import datamodule_for_entry, ensure_measurement_data  # noqa: E402
+from bna_zoo.export import (  # noqa: E402
+    export_nir,
+    from_nir,
+    nir,  # noqa: E402
+)
 from bna_zoo.metrics import spike_trace  # noqa: E402
-from bna_zoo.model import BNAModel  # noqa: E402
-from bna_zoo.zoo_commands import datamodule_for_entry, ensure_measurement_data  # noqa: E402
 from tests.export.nir_consumers import RUNNERS  # noqa: E402
 
 SHIPPED = ["fashionmnist-mlp", "fashionmnist-cnn", "mnist-cnn", "nmnist-cnn"]

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
+from bna_zoo.bna_model import BNAModel
 from bna_zoo.hub import register_shipped
 from bna_zoo.hub.checkpoint import read_config
-from bna_zoo.model import BNAModel
 from bna_zoo.models import get_entry
 
 

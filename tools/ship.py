@@ -12,7 +12,7 @@ It measures the checkpoint on the entry's test data (``Trainer.test``: accuracy,
 rate; ``bna_zoo.metrics.measure``: NeuroBench-style costs), reads the best and final validation
 accuracy from the run's CSV log, saves the folder with its card, copies it to
 ``bna_zoo/weights/<name>/`` (``register_shipped``) and prints the entry lines to paste into
-``bna_zoo/models/entries.py``; then ``python -m bna_zoo.generate`` refreshes the derived files.
+``bna_zoo/models/entries.py``; then ``python -m bna_zoo.cli.generate`` refreshes the derived files.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from pathlib import Path
 # tools/ is sys.path[0] when run as `python tools/ship.py`: one reader of the CSV logs
 from curves import curve
 
+from bna_zoo.bna_model import BNAModel
+from bna_zoo.cli.zoo_commands import datamodule_for_entry, evaluate
 from bna_zoo.hub import register_shipped
 from bna_zoo.metrics import measure
-from bna_zoo.model import BNAModel
 from bna_zoo.models import get_entry
-from bna_zoo.zoo_commands import datamodule_for_entry, evaluate
 
 
 def history(logs: Path) -> tuple[str, int]:

@@ -29,8 +29,8 @@ import lightning as L
 import numpy as np
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from ..datasets import DATASETS
 from . import nmnist_io
+from .catalog import DATASETS
 from .common import (
     DatasetFormatError,
     DatasetNotFoundError,

@@ -24,8 +24,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision import datasets as tv_datasets
 
-from ..datasets import DATASETS
 from .augment import N_UNIFORMS, BatchAugment, sample_uniforms
+from .catalog import DATASETS
 from .common import (
     DatasetNotFoundError,
     epoch_seed,

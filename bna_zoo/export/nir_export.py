@@ -124,7 +124,7 @@ def to_nir(
     """Export a network as a NIR graph (inference only: dropout has no node).
 
     Args:
-        model: a :class:`~bna_zoo.model.BNAModel` or :class:`SpikingNetwork`.
+        model: a :class:`~bna_zoo.bna_model.BNAModel` or :class:`SpikingNetwork`.
         dt: the duration of one time step in the graph's time unit. Time constants are written
             as ``tau * dt``; ``dt = 1`` measures time in steps. snnTorch's importer assumes
             ``dt = 1e-4`` s.

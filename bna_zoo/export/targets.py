@@ -73,7 +73,7 @@ def export_nir(model: nn.Module, target: str = "generic", dt: float | None = Non
     """The graph of ``model`` in the spelling ``target`` runs (see :data:`TARGETS`).
 
     Args:
-        model: a :class:`~bna_zoo.model.BNAModel` or ``SpikingNetwork``.
+        model: a :class:`~bna_zoo.bna_model.BNAModel` or ``SpikingNetwork``.
         target: a key of :data:`TARGETS`.
         dt: seconds per time step (the target's default when None). The graph's time
             constants are ``tau_steps * dt``; the consumer must step with this ``dt``.

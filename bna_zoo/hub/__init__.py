@@ -6,7 +6,7 @@ revision, sha256, shipped copy) to a folder (:mod:`.resolve`); the model is buil
 come from one template through ``huggingface_hub.ModelCard`` (:mod:`.card`); uploads go through
 ``ModelHubMixin.push_to_hub`` on ``BNAModel``; :mod:`.publish` ships or publishes weights.
 
-Nothing here imports ``bna_zoo.model``: loaders receive the class to build. Logs go to the
+Nothing here imports ``bna_zoo.bna_model``: loaders receive the class to build. Logs go to the
 ``bna_zoo.hub`` logger and say where the weights came from.
 """
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..datasets import DATASETS
+from ..data.catalog import DATASETS
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "model_cards" / "template.md"
 #: how a run was made: keys of config.json's "training" and of save_pretrained(**card_fields)

@@ -1,6 +1,6 @@
 """Models in and out of checkpoint folders: the glue between a model and :mod:`.checkpoint`.
 
-Nothing here imports ``bna_zoo.model``: loaders receive the class to build (``BNAModel``'s
+Nothing here imports ``bna_zoo.bna_model``: loaders receive the class to build (``BNAModel``'s
 ``ModelHubMixin`` hooks pass ``cls``), savers receive the model and read it duck-typed
 (``hparams``, ``net``, ``labels``, ``input_spec``, ``zoo_name``, ``entry``). The network is
 ``model.net.config`` (a ``NetConfig``), written once, as ``model_args`` (format:

@@ -43,7 +43,7 @@ def measure(
     """Accuracy (when labels are given) and NeuroBench's costs of ``model`` on ``data``.
 
     Args:
-        model: a :class:`~bna_zoo.model.BNAModel` or :class:`SpikingNetwork` (run in eval
+        model: a :class:`~bna_zoo.bna_model.BNAModel` or :class:`SpikingNetwork` (run in eval
             mode on its own device, restored afterwards).
         data: a DataLoader of ``(x, y)`` batches, one ``(x, y)`` batch, or a bare input ``x``
             (``[B, *input_shape]`` static images or ``[B, T, *input_shape]`` frames).

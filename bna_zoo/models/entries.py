@@ -3,7 +3,7 @@
 After a training run, edit only the trained-weights fields of that entry (``results``,
 ``sha256``, ``shipped``, ``revision``): :func:`bna_zoo.hub.register_shipped` and
 :func:`bna_zoo.hub.publish` print them. Then regenerate the derived files with
-``python -m bna_zoo.generate`` (configs, recipes, cards, README table; a test checks they are
+``python -m bna_zoo.cli.generate`` (configs, recipes, cards, README table; a test checks they are
 current).
 """
 

@@ -5,7 +5,7 @@ One :class:`ZooEntry` per name is the single source of truth about that model.
 An entry holds the network's description (a :class:`~.config.NetConfig`: architecture in paper
 notation, input shape, T, neuron constants, loss, init scales), the training recipe, the data
 (benchmark, DataModule and its arguments; labels and normalisation come from
-:mod:`bna_zoo.datasets`), the published reference number and, once
+:mod:`bna_zoo.data.catalog`), the published reference number and, once
 trained, the provenance of the weights (measured results, sha256, shipped copy, Hub revision).
 Everything else is derived from it: the training configs (:mod:`.render`), ``config.json``, the
 model cards, the README's models table and ``bna-zoo list/eval``. The entries themselves are in
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..datasets import DATASETS
+from ..data.catalog import DATASETS
 from .config import NetConfig
 
 #: where shipped weights live: ``bna_zoo/weights/<name>/{config.json,model.safetensors}``
@@ -140,7 +140,7 @@ class ZooEntry:
     Args:
         name: the zoo name.
         net: the network (architecture, input shape, T, neuron constants, loss, scales).
-        dataset: the benchmark, a key of :data:`bna_zoo.datasets.DATASETS`.
+        dataset: the benchmark, a key of :data:`bna_zoo.data.catalog.DATASETS`.
         datamodule: DataModule class name in :mod:`bna_zoo.data`.
         recipe: the training recipe.
         data_args: DataModule arguments beyond ``batch_size`` and ``seed`` (event binning...).
@@ -190,7 +190,7 @@ class ZooEntry:
     # ------------------------------------------------------------------ derived facts
     @property
     def labels(self) -> tuple[str, ...]:
-        """Class names in index order (from :mod:`bna_zoo.datasets`)."""
+        """Class names in index order (from :mod:`bna_zoo.data.catalog`)."""
         return DATASETS[self.dataset].labels
 
     @property

@@ -1,7 +1,7 @@
 """The zoo: lookups over the entries of :mod:`.entries` and building their networks.
 
 Everything about a zoo name is its :class:`~.entry.ZooEntry`; the derived files (recipes, cards,
-README table) come from it (:mod:`bna_zoo.generate`).
+README table) come from it (:mod:`bna_zoo.cli.generate`).
 """
 
 from __future__ import annotations

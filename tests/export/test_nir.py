@@ -13,9 +13,9 @@ import torch
 nir = pytest.importorskip("nir", reason="the nir extra is not installed: pip install '.[nir]'")
 pytest.importorskip("nirtorch", reason="the nir extra is not installed: pip install '.[nir]'")
 
+from bna_zoo.bna_model import BNAModel  # noqa: E402
 from bna_zoo.export import from_nir, to_nir  # noqa: E402
 from bna_zoo.metrics import spike_trace  # noqa: E402
-from bna_zoo.model import BNAModel  # noqa: E402
 
 SHIPPED = ["fashionmnist-mlp", "fashionmnist-cnn", "nmnist-cnn"]
 

@@ -22,10 +22,10 @@ with warnings.catch_warnings():
     pytest.importorskip("norse.torch", reason="norse is not installed (pip install '.[dev]')")
     pytest.importorskip("snntorch", reason="snntorch is not installed (pip install '.[dev]')")
 
+from bna_zoo.bna_model import BNAModel  # noqa: E402
 from bna_zoo.cli import main  # noqa: E402
 from bna_zoo.export import TARGETS, export_nir, from_nir  # noqa: E402
 from bna_zoo.metrics import spike_trace  # noqa: E402
-from bna_zoo.model import BNAModel  # noqa: E402
 from tests.export.nir_consumers import RUNNERS, run_norse, run_snntorch  # noqa: E402
 
 SHIPPED = ["fashionmnist-mlp", "fashionmnist-cnn", "mnist-cnn", "nmnist-cnn"]

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import torch
 
+from bna_zoo.bna_model import BNAModel
 from bna_zoo.cli import main
-from bna_zoo.model import BNAModel
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from bna_zoo.bna_model import BNAModel
 from bna_zoo.hub import IntegrityError, read_config, sha256_file
-from bna_zoo.model import BNAModel
 from bna_zoo.models import zoo
 
 NAME = "fashionmnist-mlp"

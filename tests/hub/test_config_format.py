@@ -57,7 +57,7 @@ def test_from_pretrained_looks_its_entry_up_once_to_find_the_files_and_once_to_b
 
     counting = CountingZoo(zoo.ZOO)
     for module in ("bna_zoo.models.zoo", "bna_zoo.hub.io", "bna_zoo.hub.resolve",
-                   "bna_zoo.hub.config_format", "bna_zoo.model"):
+                   "bna_zoo.hub.config_format", "bna_zoo.bna_model"):
         monkeypatch.setattr(f"{module}.ZOO", counting, raising=False)
     BNAModel.from_pretrained("fashionmnist-mlp")
     # resolve: where are its weights; BNAModel: its entry (labels, data); nothing else

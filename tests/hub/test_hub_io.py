@@ -26,6 +26,7 @@ import torch
 from huggingface_hub import constants as hf_constants
 from torch.utils.data import DataLoader, TensorDataset
 
+from bna_zoo.bna_model import BNAModel
 from bna_zoo.hub import (
     HubUnavailableError,
     IntegrityError,
@@ -37,7 +38,6 @@ from bna_zoo.hub import (
     sha256_file,
 )
 from bna_zoo.hub import state_for_finetuning as load_state_for_finetuning
-from bna_zoo.model import BNAModel
 from bna_zoo.models import entry as entry_module
 from bna_zoo.models import list_models, zoo
 

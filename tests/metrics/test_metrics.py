@@ -242,7 +242,7 @@ def test_default_synops_are_neurobenchs_on_the_nir_graph_as_written(name):
         kind = name.split("-")[1]
         net, x = _network(kind), _input(kind, batch=4)
     else:
-        from bna_zoo.model import BNAModel
+        from bna_zoo.bna_model import BNAModel
 
         net = BNAModel.from_pretrained(name).net
         # one sample: NeuroBench sums each call's count in float32, exact only below 2^24

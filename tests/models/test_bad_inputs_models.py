@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from bna_zoo.model import BNAModel
+from bna_zoo.bna_model import BNAModel
 from bna_zoo.models import SpikingNetwork, parse_arch
 from bna_zoo.nn import NeuronConfig
 from tests.helpers import Row, check_rows

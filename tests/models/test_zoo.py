@@ -34,7 +34,7 @@ def test_entry_input_spec_and_labels_agree_with_the_architecture(name):
     else:
         assert len(entry.input.mean) == len(entry.input.std) == spec.input_shape[0]
     assert entry.datamodule in bna_zoo.data.__all__
-    # the DataModule names its classes from the same facts (bna_zoo.datasets)
+    # the DataModule names its classes from the same facts (bna_zoo.data.catalog)
     dm_class = getattr(bna_zoo.data, entry.datamodule)
     dm_labels = dm_class._classes if hasattr(dm_class, "_classes") else dm_class.classes
     assert tuple(dm_labels) == entry.labels
@@ -96,7 +96,7 @@ def test_models_table_has_a_row_per_entry_with_its_status(monkeypatch):
 def test_rescale_default_is_the_same_everywhere_a_network_is_built():
     import inspect
 
-    from bna_zoo.model import BNAModel
+    from bna_zoo.bna_model import BNAModel
     from bna_zoo.models import create_model
     from bna_zoo.nn import NeuronConfig
 

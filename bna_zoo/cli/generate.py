@@ -1,6 +1,6 @@
 """Write the files derived from the zoo entries (:mod:`bna_zoo.models.entries`).
 
-``python -m bna_zoo.generate`` rewrites, in a source checkout:
+``python -m bna_zoo.cli.generate`` rewrites, in a source checkout:
 
 - ``bna_zoo/recipes/<name>.yaml`` (package data: ``bna-zoo fit --config zoo:<name>``) and its
   copy ``configs/<name>.yaml``;
@@ -17,13 +17,13 @@ from pathlib import Path
 
 import torch
 
-from .hub.card import render_card
-from .hub.io import build_config
-from .model import BNAModel
-from .models.render import RECIPES_DIR, TABLE_BEGIN, TABLE_END, render_config, render_models_table
-from .models.zoo import ZOO, list_models
+from ..bna_model import BNAModel
+from ..hub.card import render_card
+from ..hub.io import build_config
+from ..models.render import RECIPES_DIR, TABLE_BEGIN, TABLE_END, render_config, render_models_table
+from ..models.zoo import ZOO, list_models
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def render_card_of(name: str) -> str:

@@ -3,7 +3,7 @@
 It owns the loss, the torchmetrics and the paper's training recipe (docs/na.md: AdamW,
 ExponentialLR 0.985 per epoch, gradient-norm clip 1, weight clamp ±4 after each step — each
 switchable); the Hub I/O (:meth:`from_pretrained`, :meth:`save_pretrained`, :meth:`push_to_hub`)
-comes from :class:`bna_zoo.model_hub.HubIO` (``huggingface_hub``'s ``ModelHubMixin``). All
+comes from :class:`bna_zoo.hub.mixin.HubIO` (``huggingface_hub``'s ``ModelHubMixin``). All
 ``__init__`` arguments are typed and JSON-able: they feed LightningCLI, the checkpoint's
 hyperparameters and ``config.json`` alike.
 """
@@ -22,8 +22,8 @@ from torch import nn
 
 from . import hub
 from .core.na import check_real
+from .hub.mixin import HubIO
 from .inputs import event_tensor, image_tensor
-from .model_hub import HubIO
 from .models import ZOO, InputSpec, NetConfig, build_network, get_entry, spikes_from_psc
 from .models.zoo import NET_FIELDS, net_config
 from .nn import build_loss, predict_from_output

@@ -14,7 +14,7 @@ from typing import Any
 
 from huggingface_hub import ModelHubMixin
 
-from . import hub
+from .. import hub
 
 
 class HubIO(

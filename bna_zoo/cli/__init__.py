@@ -1,12 +1,12 @@
 """The ``bna-zoo`` console script: one command, every subcommand in its ``--help``.
 
 - ``bna-zoo fit|validate|test|predict --config zoo:<name>`` (or a YAML path): LightningCLI over
-  :class:`~bna_zoo.model.BNAModel` and the DataModules of :mod:`bna_zoo.data` (short class names
+  :class:`~bna_zoo.bna_model.BNAModel` and the DataModules of :mod:`bna_zoo.data` (short class names
   work: ``--data FashionMNISTDataModule``). ``--model.name <name>`` without a config brings that
   name's recipe. ``fit`` ends by testing the best checkpoint and printing its accuracy and path.
 - ``bna-zoo config <name>``: print a recipe, to edit (``bna-zoo config nmnist-cnn > mine.yaml``).
 - ``bna-zoo list | eval | publish | show | emulate | prepare | export``: see
-  :mod:`bna_zoo.zoo_commands`.
+  :mod:`bna_zoo.cli.zoo_commands`.
 
 A user's mistake (unknown name, missing data, damaged checkpoint) ends with one line naming it
 and exit status 2; ``BNA_ZOO_DEBUG=1`` shows the traceback instead.
@@ -51,8 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from .data.common import DatasetFormatError, DatasetNotFoundError
-    from .hub.errors import HubUnavailableError, IntegrityError
+    from ..data.common import DatasetFormatError, DatasetNotFoundError
+    from ..hub.errors import HubUnavailableError, IntegrityError
 
     # Lightning refuses a bad Trainer setting (--trainer.max_epochs -3) with its own clear
     # message; it can only be raised once Lightning is loaded, so importing it here is not needed
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     quiet_third_party(lightning_info=not argv or argv[0] in LIGHTNING_COMMANDS)
     try:
         if argv and argv[0] in LIGHTNING_COMMANDS:
-            from .lightning_cli import run_lightning_cli
+            from .lightning import run_lightning_cli
 
             run_lightning_cli(argv)
             return
