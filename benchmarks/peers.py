@@ -136,6 +136,7 @@ class BenchNet:
 
 
 def _smoke_net(name: str, batch: int, loss: str, loss_args: dict, **net: Any) -> BenchNet:
+    net = {**net, "loss": loss, "loss_args": loss_args}  # a NetConfig holds the loss too
     assert set(net) == set(NET_FIELDS), sorted(set(NET_FIELDS) ^ set(net))
     return BenchNet(name, batch, loss, loss_args, net)
 
