@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..models.arch import plan_layers
 from ..models.network import SpikingNetwork
 from ..nn import SpikingConv2d, SpikingLinear, SumPool2d
 
@@ -120,12 +121,6 @@ def _fanout(layers: list[nn.Module], shape: tuple[int, ...], binary: bool) -> to
     return grad[0].round().to(torch.float32)
 
 
-def _output_shape(layers: list[nn.Module], shape: tuple[int, ...]) -> tuple[int, ...]:
-    with torch.no_grad():
-        return tuple(_path_counts(layers, torch.zeros(1, *shape, dtype=torch.float64),
-                                  binary=False).shape[1:])
-
-
 def connections(net: SpikingNetwork, counting: Counting = "neurobench") -> list[Connection]:
     """Every connection of ``net`` in order, with its per-input fan-out.
 
@@ -140,16 +135,17 @@ def connections(net: SpikingNetwork, counting: Counting = "neurobench") -> list[
     out: list[Connection] = []
     source, shape, between = None, tuple(net.input_shape), []
     with torch.enable_grad():
-        for layer in net.layers:
+        # the plan gives each layer's kind and shapes (models/arch.py): no dispatch on modules
+        for plan, layer in zip(plan_layers(net.config), net.layers, strict=True):
             between.append(layer)
-            if not isinstance(layer, (SpikingConv2d, SpikingLinear)):
+            if plan.kind not in ("conv", "linear"):
                 continue
             pools = tuple(m for m in between if isinstance(m, SumPool2d))
             # folded: the whole path from the source; as built: the layer alone, on its input
             counted = between if counting == "folded" else [layer]
-            counted_shape = shape if counting == "folded" else _output_shape(list(pools), shape)
+            counted_shape = shape if counting == "folded" else plan.in_shape
             out.append(Connection(layer.name, source, counting, pools,
                                   _fanout(counted, counted_shape, binary=True),
                                   _fanout(counted, counted_shape, binary=False)))
-            source, shape, between = layer.name, _output_shape(between, shape), []
+            source, shape, between = layer.name, plan.out_shape, []
     return out
