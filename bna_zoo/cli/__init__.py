@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
             from .lightning import run_lightning_cli
 
             run_lightning_cli(argv)
+            _release_process_group()
             return
         args = build_parser().parse_args(argv)
         args.run(args)
@@ -104,6 +105,16 @@ def main(argv: list[str] | None = None) -> None:
             raise
         sys.stderr.write(f"bna-zoo: error: {_message(err)}\n")
         sys.exit(2)
+
+
+def _release_process_group() -> None:
+    """Destroy a DDP run's process group before the interpreter exits: left to exit, gloo's
+    threads are sometimes destroyed while still joinable and the process aborts ("terminate
+    called without an active exception", exit -6) after a run that succeeded."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 _UNION_ERROR = "Does not validate against any of the Union subtypes"
