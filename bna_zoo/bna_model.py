@@ -10,6 +10,7 @@ hyperparameters and ``config.json`` alike.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 from typing import Any
@@ -24,7 +25,7 @@ from . import hub
 from .core.na import check_real
 from .hub.mixin import HubIO
 from .inputs import event_tensor, image_tensor
-from .models import ZOO, InputSpec, NetConfig, build_network, get_entry, spikes_from_psc
+from .models import ZOO, InputSpec, NetConfig, ZooEntry, build_network, get_entry, spikes_from_psc
 from .models.zoo import NET_FIELDS, net_config
 from .nn import build_loss, predict_from_output
 from .nn.layers import SpikingLinear
@@ -124,7 +125,6 @@ class BNAModel(L.LightningModule, HubIO):
         overrides = {**explicit, **(arch_overrides or {})}
         if explicit:
             self.hparams["arch_overrides"] = dict(overrides)
-        self.entry = ZOO.get(name)
         config = self._net_config(name, overrides, loss, loss_args)
         if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(
                 num_classes, int) or num_classes < 2):
@@ -152,6 +152,13 @@ class BNAModel(L.LightningModule, HubIO):
         return cls(name=name, arch_overrides=config.to_dict(), **training_args)
 
     # ----------------------------------------------------------------- construction helpers
+    @functools.cached_property
+    def entry(self) -> ZooEntry | None:
+        """The zoo entry of :attr:`zoo_name` (None for a name of your own), looked up once and
+        only when needed: a model built from a whole saved description (``from_pretrained``)
+        needs it only for what its ``config.json`` did not record."""
+        return ZOO.get(self.hparams["name"])
+
     def _net_config(self, name: str, overrides: dict[str, Any], loss: str | None,
                     loss_args: dict[str, float] | None) -> NetConfig:
         """The network's :class:`NetConfig`: the entry's (or, for a name of your own, the
@@ -159,7 +166,13 @@ class BNAModel(L.LightningModule, HubIO):
         unknown = sorted(set(overrides) - set(NET_FIELDS))
         if unknown:
             raise ValueError(f"unknown arch_overrides {unknown}; choose from {list(NET_FIELDS)}")
-        if self.entry is None and ("arch" not in overrides or "input_shape" not in overrides):
+        if set(overrides) == set(NET_FIELDS):
+            config = NetConfig.from_dict(overrides, "arch_overrides")  # whole: no entry needed
+        elif self.entry is not None:
+            config = self.entry.net.replace(**overrides)
+        elif "arch" in overrides and "input_shape" in overrides:
+            config = net_config(name, **{**OWN_NETWORK_DEFAULTS, **overrides})
+        else:
             try:
                 get_entry(name)  # the KeyError that lists the zoo names
             except KeyError as err:
@@ -168,10 +181,7 @@ class BNAModel(L.LightningModule, HubIO):
                     f"BNAModel(name={name!r}, arch='400-400-10', input_shape=[1, 28, 28], "
                     "n_steps=5), or on the command line --model.arch 400-400-10 "
                     "--model.input_shape '[1, 28, 28]' --data MNISTDataModule") from None
-        if self.entry is not None:
-            config = self.entry.net.replace(**overrides)
-        else:
-            config = net_config(name, **{**OWN_NETWORK_DEFAULTS, **overrides})
+            raise AssertionError("unreachable: get_entry found what ZOO.get did not")
         if loss is not None and loss != config.loss:
             config = config.replace(loss=loss, loss_args={})  # another loss: not its arguments
         if loss_args is not None:

@@ -40,7 +40,7 @@ def test_config_json_writes_each_fact_of_the_network_once(name, tmp_path):
     assert config["format_version"] == 3
 
 
-def test_from_pretrained_looks_its_entry_up_once_to_find_the_files_and_once_to_build(
+def test_from_pretrained_looks_its_entry_up_once(
         tmp_path, monkeypatch):
     from bna_zoo.models import zoo
 
@@ -59,8 +59,11 @@ def test_from_pretrained_looks_its_entry_up_once_to_find_the_files_and_once_to_b
     for module in ("bna_zoo.models.zoo", "bna_zoo.hub.io", "bna_zoo.hub.resolve",
                    "bna_zoo.hub.config_format", "bna_zoo.bna_model"):
         monkeypatch.setattr(f"{module}.ZOO", counting, raising=False)
-    BNAModel.from_pretrained("fashionmnist-mlp")
-    # resolve: where are its weights; BNAModel: its entry (labels, data); nothing else
+    model = BNAModel.from_pretrained("fashionmnist-mlp")
+    # resolve: where are its weights; the model is built from config.json alone
+    assert looked_up == ["fashionmnist-mlp"]
+    # the entry is still there when asked for (saving names its dataset), looked up then
+    assert model.entry.name == "fashionmnist-mlp"
     assert looked_up == ["fashionmnist-mlp", "fashionmnist-mlp"]
 
 
