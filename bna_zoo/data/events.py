@@ -38,6 +38,7 @@ from .common import (
     missing_dataset_message,
     seeded_split,
 )
+from .frame_shift import ShiftedFrames
 from .frames import AUTO_CACHE, FrameDataset, FrameSpec
 
 
@@ -128,7 +129,7 @@ class _EventDataModule(L.LightningDataModule):
 
     def __init__(self, data_dir: str, batch_size: int, num_workers: int, val_fraction: float,
                  seed: int, n_steps: int, bin_us: int, download: bool, subset: int | None,
-                 cache_dir: str | None):
+                 cache_dir: str | None, shift: int = 0):
         super().__init__()
         # Checked here, where the settings enter: later they would surface as numpy shape
         # errors, or (subset=0) as an empty dataset that trains on nothing without a word.
@@ -144,10 +145,13 @@ class _EventDataModule(L.LightningDataModule):
         _check_int(num_workers, "num_workers", "DataLoader worker processes; 0 loads in the "
                    "main process", 0)
         _check_int(seed, "seed", "seeds the split, subset and shuffling", 0)
+        _check_int(shift, "shift", "largest random translation of training frames in pixels; "
+                   "0 for none", 0)
         if subset is not None:
             _check_int(subset, "subset", "samples per split; None uses all", 1)
         self.data_dir, self.batch_size, self.num_workers = data_dir, batch_size, num_workers
         self.val_fraction, self.seed, self.subset = val_fraction, seed, subset
+        self.shift = shift
         if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
             raise TypeError(f"cache_dir must be a folder path, 'auto' (<data_dir>/{AUTO_CACHE}) "
                             f"or None (bin on every access), got {cache_dir!r}")
@@ -242,6 +246,9 @@ class _EventDataModule(L.LightningDataModule):
                 self.datasets["train"] = Subset(full, train_idx.tolist())
             else:
                 self.datasets["train"] = full
+            if self.shift:  # training only: validation and test see the frames as recorded
+                self.datasets["train"] = ShiftedFrames(self.datasets["train"], self.shift,
+                                                       self.seed)
         if "test" not in self.datasets and (stage != "fit" or not self.holds_out):
             self.datasets["test"] = self._dataset("test")
 
@@ -309,6 +316,9 @@ class NMNISTDataModule(_EventDataModule):
         val_size: the ``val_size`` training recordings with the largest file ids validate (ids
             follow MNIST's training order, so 10,000 holds out MNIST's own validation digits,
             the last 10,000 of its 60,000); excludes ``val_fraction``. 0: see ``val_fraction``.
+        shift: training augmentation: every training recording moved by a random whole-pixel
+            offset in ``[-shift, shift]`` per axis, zero filled (:mod:`~.frame_shift`); 0 (the
+            paper's pipeline) for none. Validation and test are never shifted.
 
     Batches: ``x`` float32 ``[B, T, 2, 34, 34]`` (channel 0 OFF, 1 ON), ``y`` int64 ``[B]``.
     """
@@ -320,9 +330,9 @@ class NMNISTDataModule(_EventDataModule):
                  val_fraction: float = 0.0, seed: int = 0, n_steps: int = 30, bin_us: int = 3000,
                  download: bool = True, subset: int | None = None, cache_dir: str | None = None,
                  stabilize: bool = True, binary: bool = True, paper_bins: bool = False,
-                 val_size: int = 0):
+                 val_size: int = 0, shift: int = 0):
         super().__init__(data_dir, batch_size, num_workers, val_fraction, seed, n_steps, bin_us,
-                         download, subset, cache_dir)
+                         download, subset, cache_dir, shift)
         _check_int(val_size, "val_size", "training recordings held out for validation, by "
                    "largest id; 0 for none", 0)
         if val_size and val_fraction:
@@ -386,8 +396,8 @@ class DVSGestureDataModule(_EventDataModule):
     follows the file system's listing, which differs between machines; the sample set is equal.)
 
     Args:
-        data_dir, batch_size, num_workers, val_fraction, seed, download, subset, cache_dir:
-            as ``NMNISTDataModule``.
+        data_dir, batch_size, num_workers, val_fraction, seed, download, subset, cache_dir,
+            shift: as ``NMNISTDataModule``.
         n_steps: T, frames per sample (default 30, as the zoo's ``dvsgesture-cnn``).
         bin_us: frame width in microseconds (default 50 ms: 30 frames cover 1.5 s).
         downsample: integer spatial pooling factor: 1 keeps 128x128, 4 gives 32x32.
@@ -405,9 +415,9 @@ class DVSGestureDataModule(_EventDataModule):
                  val_fraction: float = 0.0, seed: int = 0, n_steps: int = 30,
                  bin_us: int = 50_000, download: bool = True, subset: int | None = None,
                  cache_dir: str | None = None, downsample: int = 1, binary: bool = False,
-                 paper_bins: bool = False):
+                 paper_bins: bool = False, shift: int = 0):
         super().__init__(data_dir, batch_size, num_workers, val_fraction, seed, n_steps, bin_us,
-                         download, subset, cache_dir)
+                         download, subset, cache_dir, shift)
         _check_int(downsample, "downsample", "spatial pooling factor", 1)
         if 128 % downsample:
             raise ValueError(f"downsample must divide 128 (1, 2, 4, 8, ...), got {downsample}")
