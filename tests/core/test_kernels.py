@@ -196,8 +196,9 @@ def test_early_exit_skips_exactly_the_finished_neighbors(c_kernels) -> None:
     #      finished before any step (work 0).
     # 0.6: fires every 2nd step (0.6, 1.08, ...); any flip shifts the phase for good: never
     #      finished (work T (T - 1) / 2).
-    # -0.5: never fires, u < 0; an added spike resets to 0 > u and converges towards the
-    #      original without ever equalling it: never finished, though it never fires either.
+    # -0.5: never fires, u < 0; an added spike resets to 0 > u, and the two states would only
+    #      approach each other by decay_m per step; but 0 is below the headroom of these
+    #      currents (from 0 the neuron never reaches theta): finished before any step (work 0).
     levels = torch.tensor([1.5, 0.1, 0.6, -0.5], dtype=torch.float64)
     current = levels.repeat_interleave(block).expand(steps, -1).contiguous()
     u, s, _ = lif_forward(current, p)
@@ -206,7 +207,7 @@ def test_early_exit_skips_exactly_the_finished_neighbors(c_kernels) -> None:
     big_e = torch.randn(current.shape, dtype=torch.float64, generator=gen)
     actual, work = cpu_kernel.neighbor_loss_change_c_with_work(current, u, s, big_e, p)
     full = steps * (steps - 1) // 2
-    assert work == (steps - 1) + 0 + full + full
+    assert work == (steps - 1) + 0 + full + 0
     expected = neighbor_loss_change_torch(current, u, s, big_e, p)
     torch.testing.assert_close(actual, expected, rtol=1e-12, atol=1e-12)
 
@@ -218,6 +219,30 @@ def test_early_exit_skips_exactly_the_finished_neighbors(c_kernels) -> None:
         dim=1,
     )
     torch.testing.assert_close(actual, closed, rtol=1e-12, atol=1e-12)
+
+
+def test_headroom_exit_keeps_a_neighbor_that_fires_where_a_silent_original_does_not(
+        c_kernels) -> None:
+    # Negative drive, then a last current that lifts the original to theta minus 1e-12: the
+    # original never fires, but a neighbor whose added spike reset it to 0 (above the negative
+    # original) is pushed over theta at the last step if its spike was late enough (by step
+    # ~10 the 0.75 lead has decayed below 1e-9, decay_m = 1/3). The headroom must not finish
+    # those neighbors early; the torch kernel never exits.
+    p = LIFParams(tau_m=1.5, tau_s=2.0, theta=1.0)
+    steps, block = 30, cpu_kernel.load_library().bna_block_size()
+    current = torch.full((steps, block), -0.5, dtype=torch.float64)
+    u, _, _ = lif_forward(current, p)
+    current[-1] = p.theta - 1e-9 - u[-2] * p.decay_m
+    u, s, _ = lif_forward(current, p)
+    assert not s.any() and (p.theta - u[-1]).abs().max() < 2e-9
+    big_e = torch.randn(current.shape, dtype=torch.float64,
+                        generator=torch.Generator().manual_seed(6))
+    actual, work = cpu_kernel.neighbor_loss_change_c_with_work(current, u, s, big_e, p)
+    expected = neighbor_loss_change_torch(current, u, s, big_e, p)
+    torch.testing.assert_close(actual, expected, rtol=1e-12, atol=1e-12)
+    late = (actual[:-1] - big_e[:-1] / p.tau_s).abs().amax(dim=1) > 1e-9  # fired at T-1 too
+    assert late[-3:].all() and not late[:5].any()  # late flips reach theta, early ones decay
+    assert 0 < work < steps * (steps - 1) // 2  # early neighbors finished, late ones ran
 
 
 def test_early_exit_saves_work_on_regular_firing(c_kernels) -> None:

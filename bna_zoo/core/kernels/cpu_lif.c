@@ -17,6 +17,7 @@
  * cpu_lif_impl.h for the loops.
  */
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -73,7 +74,7 @@ static int64_t scratch_width(int64_t steps, size_t real_size) {
 }
 
 /* Lets cpu_kernel.py check that the library it loaded is the one it expects. */
-BNA_EXPORT int bna_abi_version(void) { return 6; }
+BNA_EXPORT int bna_abi_version(void) { return 7; }
 
 /* Neurons per block, for tests that count the early exit's work. */
 BNA_EXPORT int bna_block_size(void) { return BLOCK; }

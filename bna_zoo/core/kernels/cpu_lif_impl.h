@@ -61,6 +61,40 @@ static void SUFFIX(reverse_chunk)(const REAL *restrict g, REAL *restrict e, REAL
   }
 }
 
+/* The headroom of the original currents on neurons of a block: hb[t, j] is a post-step state
+ * at step t from which neuron j, driven by its original currents cur[t+1..T-1] and never
+ * firing, stays at or below theta to the end; every state <= hb[t, j] does so too.
+ *
+ * Why it holds exactly (not to a tolerance): one step without a spike is
+ * f(m) = fl(fl(m * decay_m) + I[t+1]) (the neighbor pass's arithmetic), which is monotone in
+ * m; so the states that never fire from step t on are all those <= some bound H[t]. hb is
+ * computed backwards: with c = min(theta, hb[t+1]) a candidate h = (c - I) / decay_m (then h
+ * lowered by a few ulps) is kept only if f(h) <= c is checked in that same arithmetic, else
+ * -inf (no claim). Then any m <= h gives f(m) <= f(h) <= c: no spike at t+1 (post-step state
+ * f(m) itself, as (1 - 0) changes nothing) and a state <= hb[t+1], and so on. hb[T-1] = +inf:
+ * nothing follows the last step. NaN or infinite currents give -inf. */
+static void SUFFIX(headroom)(const REAL *restrict cur, int64_t ldc, REAL *restrict hb,
+                             int64_t steps, int nb, REAL decay_m, REAL theta) {
+  /* a few ulps of |h|, and the smallest normal for h near 0 */
+  const REAL rel = (REAL)8 * (sizeof(REAL) == 4 ? (REAL)FLT_EPSILON : (REAL)DBL_EPSILON);
+  REAL *restrict last_row = hb + (steps - 1) * BLOCK;
+  for (int j = 0; j < nb; ++j) last_row[j] = (REAL)INFINITY;
+  for (int64_t t = steps - 2; t >= 0; --t) {
+    const REAL *restrict next = hb + (t + 1) * BLOCK, *restrict cur_n = cur + (t + 1) * ldc;
+    REAL *restrict h_t = hb + t * BLOCK;
+    for (int j = 0; j < nb; ++j) {
+      REAL c = next[j] < theta ? next[j] : theta;
+      REAL h = (c - cur_n[j]) / decay_m;
+      REAL leak = h * decay_m;
+      REAL v = leak + cur_n[j];
+      REAL h2 = h - (h < 0 ? -h : h) * rel - (REAL)FLT_MIN; /* in case h rounded up */
+      REAL leak2 = h2 * decay_m;
+      REAL v2 = leak2 + cur_n[j];
+      h_t[j] = v <= c ? h : (v2 <= c ? h2 : -(REAL)INFINITY);
+    }
+  }
+}
+
 /* One block of the NA neighbor pass: out[k, n] = ΔL[k, n] for neurons [n0, n0 + nb).
  *
  * Neighbor k starts from the post-step state theta * s[k] (spike removed: no reset; spike
@@ -75,15 +109,18 @@ static void SUFFIX(reverse_chunk)(const REAL *restrict g, REAL *restrict e, REAL
  * Early exit (exact, not a tolerance): neighbor k of neuron j is finished at step t when
  *   (a) its post-step state equals the original one, u[t] * (1 - s[t]): identical state and
  *       identical later currents give an identical future, so every later difference is 0; or
- *   (b) its state is <= the original one and the original never fires after t: the update
- *       m -> m * decay_m + I is monotone under rounding (decay_m >= 0), so the neighbor stays
- *       below the original, which stays <= theta, and neither fires again.
+ *   (b) the original never fires after t and the neighbor's state is <= the original one or
+ *       <= the headroom hb[t] (SUFFIX(headroom)): the update m -> m * decay_m + I is monotone
+ *       under rounding (decay_m >= 0), so the neighbor stays below a trajectory that never
+ *       fires, and neither fires again. (The headroom lets a neighbor above a silent original
+ *       finish, e.g. a spike added to a neuron whose membrane is negative: without it, the
+ *       two states approach each other by decay_m per step and never meet in T steps.)
  * Both hold only because u, s come from the same arithmetic (lif_forward). Once every neuron
  * of the block is finished for neighbor k, k leaves the live list and its ΔL is written.
  *
  * Layout: the pointers point at the block's first column; row t of cur is cur + t * ldc, of
  * u, s and e is + t * ld, of out is + t * ldo (the global [T, N] arrays with ld = N, or the
- * fused backward's [T, BLOCK] scratch).
+ * fused backward's [T, BLOCK] scratch); m, acc and hb are [T, BLOCK] scratch.
  *
  * Returns the number of (neighbor, step) pairs simulated, for tests of the early exit.
  */
@@ -91,12 +128,14 @@ static int64_t SUFFIX(neighbor_block)(const REAL *restrict cur, int64_t ldc,
                                       const REAL *restrict u, const REAL *restrict s,
                                       const REAL *restrict e, int64_t ld, REAL *restrict out,
                                       int64_t ldo, REAL *restrict m, REAL *restrict acc,
-                                      int *restrict live, int64_t steps, int nb, REAL decay_m,
-                                      REAL inv_tau_s, REAL theta) {
+                                      REAL *restrict hb, int *restrict live, int64_t steps,
+                                      int nb, REAL decay_m, REAL inv_tau_s, REAL theta) {
   int last[BLOCK]; /* last step at which the original fires, -1 if never */
-  /* At the current step: mo = the original's post-step state (test a); below = mo if the
-   * original fires no more, else -inf (test b, folded into one compare per neighbor). */
+  /* At the current step: mo = the original's post-step state (test a); below = the larger of
+   * mo and the headroom if the original fires no more, else -inf (test b, folded into one
+   * compare per neighbor). */
   REAL mo[BLOCK], below[BLOCK];
+  SUFFIX(headroom)(cur, ldc, hb, steps, nb, decay_m, theta);
   for (int j = 0; j < nb; ++j) last[j] = -1;
   for (int64_t t = 0; t < steps; ++t) {
     const REAL *st = s + t * ld;
@@ -107,11 +146,12 @@ static int64_t SUFFIX(neighbor_block)(const REAL *restrict cur, int64_t ldc,
   for (int64_t t = 0; t < steps; ++t) {
     const int64_t row = t * ld;
     const REAL *restrict cur_t = cur + t * ldc, *restrict s_t = s + row;
-    const REAL *restrict u_t = u + row, *restrict e_t = e + row;
+    const REAL *restrict u_t = u + row, *restrict e_t = e + row, *restrict h_t = hb + t * BLOCK;
     const int tt = (int)t;
     for (int j = 0; j < nb; ++j) {
       mo[j] = u_t[j] * ((REAL)1 - s_t[j]);
-      below[j] = tt >= last[j] ? mo[j] : -(REAL)INFINITY;
+      REAL safe = mo[j] > h_t[j] ? mo[j] : h_t[j];
+      below[j] = tt >= last[j] ? safe : -(REAL)INFINITY;
     }
     int kept = 0;
     for (int i = 0; i < n_live; ++i) {
@@ -161,7 +201,7 @@ static int64_t SUFFIX(neighbor_block)(const REAL *restrict cur, int64_t ldc,
  * [n0, n0 + nb): delta[t, n] = ΔL[t, n] * weight(u[t, n]) and nothing else is written.
  *
  * Everything in between lives in the per-thread scratch ([T, BLOCK] each: ub, sb, eb, ob, then
- * the neighbor states m and acc, then the live list of T ints), so the block is read from
+ * the neighbor states m and acc and the headroom hb, then the live list of T ints), so the block is read from
  * memory once (cur, g) and written once (delta):
  *   1. the forward recomputes u and s (as forward_chunk);
  *   2. one backward sweep applies the reverse filter once (paper: E = rev(g)) or twice
@@ -180,7 +220,8 @@ static int64_t SUFFIX(na_block)(const REAL *restrict cur, const REAL *restrict g
   const int64_t tb = steps * BLOCK;
   REAL *restrict ub = scratch, *restrict sb = ub + tb, *restrict eb = sb + tb;
   REAL *restrict ob = eb + tb, *restrict m = ob + tb, *restrict acc = m + tb;
-  int *restrict live = (int *)(acc + tb);
+  REAL *restrict hb = acc + tb;
+  int *restrict live = (int *)(hb + tb);
   REAL st1[BLOCK], st2[BLOCK];
   for (int j = 0; j < nb; ++j) st1[j] = st2[j] = 0;
   for (int64_t t = 0; t < steps; ++t) { /* 1. u and s; st1 is the post-step state */
@@ -221,7 +262,7 @@ static int64_t SUFFIX(na_block)(const REAL *restrict cur, const REAL *restrict g
   }
   /* 3. ΔL */
   const int64_t work = SUFFIX(neighbor_block)(cur + n0, n, ub, sb, eb, BLOCK, ob, BLOCK, m, acc,
-                                              live, steps, nb, decay_m, inv_tau_s, theta);
+                                              hb, live, steps, nb, decay_m, inv_tau_s, theta);
   for (int64_t t = 0; t < steps; ++t) { /* 4. the weighting */
     const REAL *restrict u_t = ub + t * BLOCK, *restrict o_t = ob + t * BLOCK;
     REAL *restrict d_t = delta + t * n + n0;
@@ -384,9 +425,9 @@ BNA_EXPORT int SUFFIX(bna_neighbor_loss_change)(const REAL *cur, const REAL *u, 
                                                 int64_t n, REAL decay_m, REAL inv_tau_s,
                                                 REAL theta, int threads, int64_t *work) {
   const int64_t blocks = (n + BLOCK - 1) / BLOCK;
-  /* Per thread: neighbor states m and accumulators acc ([T, BLOCK] each), then the live list.
-   * On the heap: T can be large and OpenMP thread stacks are small. */
-  const int64_t reals = 2 * steps * BLOCK;
+  /* Per thread: neighbor states m, accumulators acc and headroom hb ([T, BLOCK] each), then
+   * the live list. On the heap: T can be large and OpenMP thread stacks are small. */
+  const int64_t reals = 3 * steps * BLOCK;
   const size_t per_thread = slice_bytes(sizeof(REAL) * (size_t)reals + sizeof(int) * (size_t)steps);
   char *scratch = alloc_slices(per_thread, threads);
   if (scratch == NULL) return -1;
@@ -398,8 +439,8 @@ BNA_EXPORT int SUFFIX(bna_neighbor_loss_change)(const REAL *cur, const REAL *u, 
     const int nb = (int)(n - n0 < BLOCK ? n - n0 : BLOCK);
     REAL *mine = (REAL *)(scratch + per_thread * (size_t)THREAD_ID());
     total += SUFFIX(neighbor_block)(cur + n0, n, u + n0, s + n0, e + n0, n, out + n0, n, mine,
-                                    mine + steps * BLOCK, (int *)(mine + reals), steps, nb,
-                                    decay_m, inv_tau_s, theta);
+                                    mine + steps * BLOCK, mine + 2 * steps * BLOCK,
+                                    (int *)(mine + reals), steps, nb, decay_m, inv_tau_s, theta);
   }
   free(scratch);
   if (work != NULL) *work = total;
@@ -416,8 +457,8 @@ BNA_EXPORT int SUFFIX(bna_na_backward)(const REAL *cur, const REAL *g, REAL *del
                                        REAL inv_tau_s, REAL theta, int official, REAL clip,
                                        int threads, int64_t *work) {
   const int64_t blocks = (n + BLOCK - 1) / BLOCK;
-  /* Per thread: ub, sb, eb, ob, m, acc ([T, BLOCK] each), then the live list. */
-  const int64_t reals = 6 * steps * BLOCK;
+  /* Per thread: ub, sb, eb, ob, m, acc, hb ([T, BLOCK] each), then the live list. */
+  const int64_t reals = 7 * steps * BLOCK;
   const size_t per_thread = slice_bytes(sizeof(REAL) * (size_t)reals + sizeof(int) * (size_t)steps);
   char *scratch = alloc_slices(per_thread, threads);
   if (scratch == NULL) return -1;
