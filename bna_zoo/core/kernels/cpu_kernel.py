@@ -1,6 +1,6 @@
 """Fused C kernels for CPU tensors: compiled on first use, loaded with ctypes.
 
-The C source (``cpu_lif.c`` + ``cpu_lif_impl.h``) is built with the system C compiler into a
+The C source (``cpu_lif.c`` + ``cpu_lif_impl.h`` + ``cpu_na_impl.h``) is built with the system C compiler into a
 shared library in a per-user cache, keyed by the sha256 of source, compiler and flags, and then
 reused by every process. Only ``torch`` and the standard library are needed; nothing is built at
 install time. When no compiler works, a warning is logged once and every call falls back to the
@@ -48,8 +48,8 @@ if TYPE_CHECKING:  # annotations only: the kernels never import lif at run time 
 log = logging.getLogger(__name__)
 
 _HERE = Path(__file__).resolve().parent
-_SOURCES = (_HERE / "cpu_lif.c", _HERE / "cpu_lif_impl.h")
-_ABI_VERSION = 7
+_SOURCES = (_HERE / "cpu_lif.c", _HERE / "cpu_lif_impl.h", _HERE / "cpu_na_impl.h")
+_ABI_VERSION = 8
 # -ffp-contract=off: no fused multiply-add, so every update rounds as the torch ops do.
 # -fno-trapping-math: lets GCC if-convert the threshold compares (it changes no values).
 _BASE_FLAGS = ["-O3", "-ftree-vectorize", "-ffp-contract=off", "-fno-trapping-math", "-fPIC"]

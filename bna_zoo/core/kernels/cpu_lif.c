@@ -14,13 +14,14 @@
  *                   threads, work)
  *
  * The semantics are those of lif.py, kernels/torch_kernel.py, na.py and surrogate.py; see
- * cpu_lif_impl.h for the loops.
+ * cpu_lif_impl.h (LIF, filters, surrogate) and cpu_na_impl.h (NA) for the loops.
  */
 
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Neurons per block of the neighbor pass: 128 floats = 16 AVX2 vectors per inner loop, which
  * amortises the per-step bookkeeping, while a block's neighbor state (2 x T x 128) still sits
@@ -74,7 +75,7 @@ static int64_t scratch_width(int64_t steps, size_t real_size) {
 }
 
 /* Lets cpu_kernel.py check that the library it loaded is the one it expects. */
-BNA_EXPORT int bna_abi_version(void) { return 7; }
+BNA_EXPORT int bna_abi_version(void) { return 8; }
 
 /* Neurons per block, for tests that count the early exit's work. */
 BNA_EXPORT int bna_block_size(void) { return BLOCK; }
@@ -83,11 +84,13 @@ BNA_EXPORT int bna_block_size(void) { return BLOCK; }
 #define REAL float
 #define SUFFIX(name) name##_f32
 #include "cpu_lif_impl.h"
+#include "cpu_na_impl.h"
 #undef REAL
 #undef SUFFIX
 
 #define REAL double
 #define SUFFIX(name) name##_f64
 #include "cpu_lif_impl.h"
+#include "cpu_na_impl.h"
 #undef REAL
 #undef SUFFIX

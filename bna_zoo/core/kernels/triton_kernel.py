@@ -96,7 +96,7 @@ def _na_backward_kernel(
     2. reverse filter(s): E = rev(g) (paper) or rev(rev(g)) (official), kept in delta;
     3. for each neighbor k: flip step k, re-simulate it and the original side by side from k,
        accumulating E[t] (s_k[t] - s[t]) until every neuron of the block is finished (see
-       cpu_lif_impl.h: identical state, or below an original that fires no more), then
+       cpu_na_impl.h: identical state, or below an original that fires no more), then
        δ[k] = weight(u[k]) * ΔL[k] overwrites E[k].
     work_ptr[program] receives the (neighbor, step) pairs simulated, when COUNT_WORK.
     """

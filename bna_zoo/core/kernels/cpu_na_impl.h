@@ -1,0 +1,357 @@
+/* Type-generic body of the NA kernels (neighbor pass, fused NA backward); included by cpu_lif.c
+ * once per precision after cpu_lif_impl.h, with REAL and SUFFIX(name) defined.
+ *
+ * Work unit: a block of BLOCK contiguous neurons. Its O(T) rows live in per-thread scratch,
+ * [T, BLOCK] each (row t of array x at x + t * BLOCK), so the block reads cur and g from memory
+ * once and writes its result once, and the neighbor loops are unit stride. Rounding is the
+ * torch path's (see cpu_lif_impl.h): every expression below is written as the unfused path
+ * computes it, so the fused backward equals forward + reverse filters + neighbor pass +
+ * na_weighting bit for bit.
+ */
+
+/* The headroom at step t of a neuron whose headroom at t + 1 is `next` and whose current at
+ * t + 1 is `cur_next`: a post-step state from which the neuron, driven by its original
+ * currents and never firing, stays at or below theta to the end; every lower state does too.
+ *
+ * Exact, not a tolerance: one step without a spike is f(m) = fl(fl(m * decay_m) + I), monotone
+ * in m. With c = min(theta, next), the candidate h = (c - I) / decay_m (by the reciprocal; then
+ * a few ulps lower) is kept only if f(h) <= c in this same arithmetic, else -inf (no claim).
+ * Any m <= h then gives f(m) <= f(h) <= c: no spike at t + 1, post-step state f(m) (times
+ * (1 - 0), exact), at or below the headroom of t + 1, and so on to the last step, whose
+ * headroom is +inf. NaN or infinite currents, or decay_m = 0, give -inf. */
+static inline __attribute__((always_inline)) REAL SUFFIX(headroom_of)(
+    REAL next, REAL cur_next, REAL decay_m, REAL inv_decay_m, REAL theta) {
+  const REAL rel = (REAL)8 * (sizeof(REAL) == 4 ? (REAL)FLT_EPSILON : (REAL)DBL_EPSILON);
+  REAL c = next < theta ? next : theta;
+  REAL h = (c - cur_next) * inv_decay_m;
+  REAL leak = h * decay_m;
+  REAL v = leak + cur_next;
+  REAL h2 = h - (h < 0 ? -h : h) * rel - (REAL)FLT_MIN; /* in case h rounded up */
+  REAL leak2 = h2 * decay_m;
+  REAL v2 = leak2 + cur_next;
+  return v <= c ? h : (v2 <= c ? h2 : -(REAL)INFINITY);
+}
+
+/* The NA neighbor pass on one block: out[k, j] = ΔL[k, j] (weighted: times wb[k, j]).
+ *
+ * Neighbor k starts from the post-step state theta * s[k] (spike removed: no reset; spike
+ * added: reset to 0) and is re-simulated with the original currents; its spike difference to
+ * the original train is accumulated directly, E[t] * (s_k[t] - s[t]), which equals the torch
+ * kernel's E[k](1 - 2 s[k]) + sum E s_k - sum E s up to summation order.
+ *
+ * Loop order: time outside, live neighbors inside, so each step's rows are read once for all
+ * neighbors; neighbor k's state is row k of m and acc, and `live` lists the neighbors still
+ * being simulated. Each step first starts neighbor t and writes its result as if it finished
+ * at once (rewritten if it lives on), then steps the older live neighbors.
+ *
+ * Early exit (exact, not a tolerance): neighbor k of neuron j is finished at step t when
+ *   (a) its post-step state equals the original one, u[t] * (1 - s[t]): identical state and
+ *       identical later currents give an identical future, so every later difference is 0; or
+ *   (b) the original never fires after t (t >= last[j]) and the neighbor's state is <= the
+ *       original's or <= the headroom hb[t, j] (headroom_of): by monotonicity neither fires
+ *       again. (The headroom lets a neighbor above a silent original finish, e.g. a spike
+ *       added to a neuron whose membrane is negative: without it the two states approach each
+ *       other by decay_m per step and never meet in T steps.)
+ * Both hold only because u, s come from the same arithmetic (lif_forward). Once every neuron
+ * of the block is finished for neighbor k, k leaves the live list and its result is written.
+ *
+ * Layout: row t of cur is cur + t * ldc, of u, s and e is + t * ld, of hb and wb + t * ldh, of
+ * out + t * ldo; m and acc are [T, BLOCK] scratch. `weighted` is a constant at each call site.
+ *
+ * Returns the number of (neighbor, step) pairs simulated after their start, for tests of the
+ * early exit: T (T - 1) / 2 when nothing exits early. */
+static inline __attribute__((always_inline)) int64_t SUFFIX(neighbor_pass)(
+    const REAL *restrict cur, int64_t ldc, const REAL *restrict u, const REAL *restrict s,
+    const REAL *restrict e, int64_t ld, const REAL *restrict hb, int64_t ldh,
+    const int *restrict last, const REAL *restrict wb, REAL *restrict out, int64_t ldo,
+    REAL *restrict m,
+    REAL *restrict acc, int *restrict live, int64_t steps, int nb, REAL decay_m,
+    REAL inv_tau_s, REAL theta, const int weighted) {
+  /* At the current step: mo = the original's post-step state (test a); below = the larger of
+   * mo and the headroom if the original fires no more, else -inf (test b in one compare). */
+  REAL mo[BLOCK], below[BLOCK];
+  int n_live = 0;
+  int64_t work = 0;
+  for (int64_t t = 0; t < steps; ++t) {
+    const REAL *restrict cur_t = cur + t * ldc, *restrict s_t = s + t * ld;
+    const REAL *restrict u_t = u + t * ld, *restrict e_t = e + t * ld;
+    const REAL *restrict h_t = hb + t * ldh, *restrict w_t = wb + t * ldh;
+    REAL *restrict mt = m + t * BLOCK, *restrict at = acc + t * BLOCK, *restrict o_t = out + t * ldo;
+    const int tt = (int)t;
+    int fresh = 0;
+    for (int j = 0; j < nb; ++j) { /* start neighbor t (its flipped step is t itself) */
+      REAL st = s_t[j];
+      REAL mo_j = u_t[j] * ((REAL)1 - st);
+      REAL safe = mo_j > h_t[j] ? mo_j : h_t[j];
+      REAL bl = tt >= last[j] ? safe : -(REAL)INFINITY;
+      mo[j] = mo_j;
+      below[j] = bl;
+      REAL state = theta * st;
+      REAL a0 = e_t[j] * ((REAL)1 - (REAL)2 * st);
+      mt[j] = state;
+      at[j] = a0;
+      REAL o = a0 * inv_tau_s;
+      o_t[j] = weighted ? w_t[j] * o : o;
+      fresh |= !((state == mo_j) | (state <= bl));
+    }
+    int kept = 0;
+    for (int i = 0; i < n_live; ++i) { /* step the older live neighbors */
+      const int k = live[i];
+      REAL *restrict mk = m + (int64_t)k * BLOCK, *restrict ak = acc + (int64_t)k * BLOCK;
+      int active = 0;
+      for (int j = 0; j < nb; ++j) {
+        REAL leak = mk[j] * decay_m;
+        REAL v = leak + cur_t[j];
+        REAL sk = v > theta ? (REAL)1 : (REAL)0;
+        REAL state = v * ((REAL)1 - sk);
+        mk[j] = state;
+        ak[j] += e_t[j] * (sk - s_t[j]);
+        active |= !((state == mo[j]) | (state <= below[j]));
+      }
+      if (active) {
+        live[kept++] = k;
+      } else {
+        REAL *restrict ok = out + (int64_t)k * ldo;
+        const REAL *restrict wk = wb + (int64_t)k * ldh;
+        for (int j = 0; j < nb; ++j) {
+          REAL o = ak[j] * inv_tau_s;
+          ok[j] = weighted ? wk[j] * o : o;
+        }
+      }
+    }
+    work += n_live;
+    n_live = kept;
+    if (fresh) live[n_live++] = tt;
+  }
+  for (int i = 0; i < n_live; ++i) { /* neighbors still live at the end */
+    const int k = live[i];
+    const REAL *restrict ak = acc + (int64_t)k * BLOCK, *restrict wk = wb + (int64_t)k * ldh;
+    REAL *restrict ok = out + (int64_t)k * ldo;
+    for (int j = 0; j < nb; ++j) {
+      REAL o = ak[j] * inv_tau_s;
+      ok[j] = weighted ? wk[j] * o : o;
+    }
+  }
+  return work;
+}
+
+/* The neighbor pass alone on one block of the global [T, N] arrays (ld = N): one backward
+ * sweep finds the headroom and each neuron's last firing step, then neighbor_pass. Scratch:
+ * m, acc, hb ([T, BLOCK] each), then T ints. */
+static int64_t SUFFIX(neighbor_block)(const REAL *restrict cur, const REAL *restrict u,
+                                      const REAL *restrict s, const REAL *restrict e,
+                                      REAL *restrict out, int64_t n, REAL *restrict scratch,
+                                      int64_t steps, int nb, REAL decay_m, REAL inv_tau_s,
+                                      REAL theta) {
+  const int64_t tb = steps * BLOCK;
+  REAL *restrict m = scratch, *restrict acc = m + tb, *restrict hb = acc + tb;
+  int *restrict live = (int *)(hb + tb);
+  int last[BLOCK];
+  const REAL inv_decay_m = (REAL)1 / decay_m;
+  for (int j = 0; j < nb; ++j) last[j] = -1;
+  for (int64_t t = steps - 1; t >= 0; --t) {
+    const REAL *restrict s_t = s + t * n;
+    REAL *restrict h_t = hb + t * BLOCK;
+    if (t == steps - 1) {
+      for (int j = 0; j < nb; ++j) h_t[j] = (REAL)INFINITY;
+    } else {
+      const REAL *restrict cur_next = cur + (t + 1) * n, *restrict h_next = h_t + BLOCK;
+      for (int j = 0; j < nb; ++j)
+        h_t[j] = SUFFIX(headroom_of)(h_next[j], cur_next[j], decay_m, inv_decay_m, theta);
+    }
+    for (int j = 0; j < nb; ++j) last[j] = last[j] < 0 && s_t[j] != 0 ? (int)t : last[j];
+  }
+  /* unweighted: wb is never read (hb stands in for it) */
+  return SUFFIX(neighbor_pass)(cur, n, u, s, e, n, hb, BLOCK, last, hb, out, n, m, acc, live,
+                               steps, nb, decay_m, inv_tau_s, theta, 0);
+}
+
+/* One row of the backward sweep: E (reverse filter(s) of g), the headroom and the last firing
+ * step at step t. `official` and `has_next` (t < T - 1: the headroom reads row t + 1) are
+ * constants at each call site, so the loop has no branch and no masked load. */
+static inline __attribute__((always_inline)) void SUFFIX(sweep_row)(
+    const REAL *restrict cur_next, const REAL *restrict g_t, const REAL *restrict s_t,
+    REAL *restrict e_t, REAL *restrict h_t, const REAL *restrict h_next, REAL *restrict st1,
+    REAL *restrict st2, int *restrict last, int t, int64_t nb, REAL decay_m, REAL inv_decay_m,
+    REAL decay_s, REAL theta, const int official, const int has_next) {
+  for (int64_t j = 0; j < nb; ++j) {
+    REAL decayed = st1[j] * decay_s; /* w = rev(g) (official), E = rev(g) (paper) */
+    st1[j] = decayed + g_t[j];
+    if (official) {
+      REAL decayed2 = st2[j] * decay_s; /* E = rev(w) */
+      st2[j] = decayed2 + st1[j];
+      e_t[j] = st2[j];
+    } else {
+      e_t[j] = st1[j];
+    }
+    h_t[j] = has_next ? SUFFIX(headroom_of)(h_next[j], cur_next[j], decay_m, inv_decay_m, theta)
+                      : (REAL)INFINITY;
+    last[j] = last[j] < 0 && s_t[j] != 0 ? t : last[j];
+  }
+}
+
+/* Reverse filter(s) of g into eb on a chunk of nb neurons, with the headroom (hb) and each
+ * neuron's last firing step in the same backward sweep. Scratch rows are ld apart; st1, st2
+ * hold nb values. `official` (E = rev(rev(g))) is a constant at each call site. */
+static inline __attribute__((always_inline)) void SUFFIX(backward_sweep)(
+    const REAL *restrict cur, const REAL *restrict g, int64_t n, const REAL *restrict sb,
+    REAL *restrict eb, REAL *restrict hb, int64_t ld, int *restrict last, REAL *restrict st1,
+    REAL *restrict st2, int64_t steps, int64_t nb, REAL decay_m, REAL decay_s, REAL theta,
+    const int official) {
+  const REAL inv_decay_m = (REAL)1 / decay_m;
+  for (int64_t j = 0; j < nb; ++j) {
+    st1[j] = st2[j] = 0;
+    last[j] = -1;
+  }
+  for (int64_t t = steps - 1; t >= 0; --t) {
+    const int64_t row = t * ld;
+    if (t == steps - 1)
+      SUFFIX(sweep_row)(NULL, g + t * n, sb + row, eb + row, hb + row, NULL, st1, st2, last,
+                        (int)t, nb, decay_m, inv_decay_m, decay_s, theta, official, 0);
+    else
+      SUFFIX(sweep_row)(cur + (t + 1) * n, g + t * n, sb + row, eb + row, hb + row,
+                        hb + row + ld, st1, st2, last, (int)t, nb, decay_m, inv_decay_m,
+                        decay_s, theta, official, 1);
+  }
+}
+
+/* The forward on a chunk of nb neurons into scratch (rows ld apart): u, s and the NA weight of
+ * u, in na_weighting's op order (r = 1 / (theta - u), ±inf at u == theta; official r * r * r,
+ * paper r; clamped to [-clip, clip]). state holds nb values; `official` is a constant at each
+ * call site. */
+static inline __attribute__((always_inline)) void SUFFIX(forward_weights)(
+    const REAL *restrict cur, int64_t n, REAL *restrict ub, REAL *restrict sb,
+    REAL *restrict wb, int64_t ld, REAL *restrict state, int64_t steps, int64_t nb,
+    REAL decay_m, REAL theta, REAL clip, const int official) {
+  for (int64_t j = 0; j < nb; ++j) state[j] = 0;
+  for (int64_t t = 0; t < steps; ++t) {
+    const REAL *restrict cur_t = cur + t * n;
+    REAL *restrict u_t = ub + t * ld, *restrict s_t = sb + t * ld, *restrict w_t = wb + t * ld;
+    for (int64_t j = 0; j < nb; ++j) {
+      REAL leak = state[j] * decay_m;
+      REAL ut = leak + cur_t[j];
+      REAL st = (REAL)(ut > theta);
+      state[j] = ut * ((REAL)1 - st);
+      u_t[j] = ut;
+      s_t[j] = st;
+      REAL r = (REAL)1 / (theta - ut);
+      REAL wt = r;
+      if (official) {
+        REAL r2 = r * r;
+        wt = r2 * r;
+      }
+      wt = wt < -clip ? -clip : wt;
+      wt = wt > clip ? clip : wt;
+      w_t[j] = wt;
+    }
+  }
+}
+
+/* Width of the fused backward's chunks: its six [T, width] scratch arrays fit NA_SCRATCH_BUDGET
+ * (the per-core cache the O(T) passes stream through); a multiple of BLOCK, at most
+ * STREAM_WIDTH. Wide chunks read and write each row in long unit-stride runs, which the
+ * hardware prefetchers follow; BLOCK-wide runs (512 bytes) are too short for them. */
+#ifndef NA_SCRATCH_BUDGET
+#define NA_SCRATCH_BUDGET (512 * 1024)
+#endif
+static int64_t SUFFIX(na_width)(int64_t steps) {
+  int64_t w = (int64_t)(NA_SCRATCH_BUDGET / (sizeof(REAL) * 6 * (size_t)steps)) / BLOCK * BLOCK;
+  return w < BLOCK ? BLOCK : (w > STREAM_WIDTH ? STREAM_WIDTH : w);
+}
+
+/* The whole NA backward (na.py: NALIF.backward up to the layer rescale) on the neurons
+ * [n0, n0 + nb) of a chunk of width w: delta[t, n] = ΔL[t, n] * weight(u[t, n]), and nothing
+ * else of the caller's is written. Four passes: forward (u, s, weights), backward sweep (E,
+ * headroom, last firing step), the neighbor pass per BLOCK of the chunk into ob, and ob copied
+ * to delta. Scratch: ub, sb, eb, wb, hb, ob ([T, w] each), m, acc ([T, BLOCK] each), state,
+ * st1, st2 (w each), last (w ints), live (T ints). Returns the neighbor passes' work. */
+static int64_t SUFFIX(na_chunk)(const REAL *restrict cur, const REAL *restrict g,
+                                REAL *restrict delta, REAL *restrict scratch, int64_t w,
+                                int64_t steps, int64_t n, int64_t n0, int64_t nb, REAL decay_m,
+                                REAL decay_s, REAL inv_tau_s, REAL theta, int official,
+                                REAL clip) {
+  const int64_t tw = steps * w;
+  REAL *restrict ub = scratch, *restrict sb = ub + tw, *restrict eb = sb + tw;
+  REAL *restrict wb = eb + tw, *restrict hb = wb + tw, *restrict ob = hb + tw;
+  REAL *restrict m = ob + tw, *restrict acc = m + steps * BLOCK;
+  REAL *restrict state = acc + steps * BLOCK, *restrict st1 = state + w, *restrict st2 = st1 + w;
+  int *restrict last = (int *)(st2 + w), *restrict live = last + w;
+  if (official) {
+    SUFFIX(forward_weights)(cur + n0, n, ub, sb, wb, w, state, steps, nb, decay_m, theta, clip,
+                            1);
+    SUFFIX(backward_sweep)(cur + n0, g + n0, n, sb, eb, hb, w, last, st1, st2, steps, nb,
+                           decay_m, decay_s, theta, 1);
+  } else {
+    SUFFIX(forward_weights)(cur + n0, n, ub, sb, wb, w, state, steps, nb, decay_m, theta, clip,
+                            0);
+    SUFFIX(backward_sweep)(cur + n0, g + n0, n, sb, eb, hb, w, last, st1, st2, steps, nb,
+                           decay_m, decay_s, theta, 0);
+  }
+  int64_t work = 0;
+  for (int64_t b0 = 0; b0 < nb; b0 += BLOCK) {
+    const int bw = (int)(nb - b0 < BLOCK ? nb - b0 : BLOCK);
+    work += SUFFIX(neighbor_pass)(cur + n0 + b0, n, ub + b0, sb + b0, eb + b0, w, hb + b0, w,
+                                  last + b0, wb + b0, ob + b0, w, m, acc, live, steps, bw,
+                                  decay_m, inv_tau_s, theta, 1);
+  }
+  for (int64_t t = 0; t < steps; ++t)
+    memcpy(delta + t * n + n0, ob + t * w, sizeof(REAL) * (size_t)nb);
+  return work;
+}
+
+/* Returns 0 on success, -1 if the scratch memory could not be allocated (then nothing was
+ * written and the caller falls back to torch). If `work` is not NULL, it receives the number
+ * of (block, neighbor, step) triples simulated: T (T - 1) / 2 per block without early exits. */
+BNA_EXPORT int SUFFIX(bna_neighbor_loss_change)(const REAL *cur, const REAL *u, const REAL *s,
+                                                const REAL *e, REAL *out, int64_t steps,
+                                                int64_t n, REAL decay_m, REAL inv_tau_s,
+                                                REAL theta, int threads, int64_t *work) {
+  const int64_t blocks = (n + BLOCK - 1) / BLOCK;
+  const int64_t reals = 3 * steps * BLOCK;
+  const size_t per_thread = slice_bytes(sizeof(REAL) * (size_t)reals + sizeof(int) * (size_t)steps);
+  char *scratch = alloc_slices(per_thread, threads);
+  if (scratch == NULL) return -1;
+  int64_t total = 0;
+  /* dynamic: the early exit makes the work per block data dependent */
+  PARALLEL_FOR_DYNAMIC_SUM(threads, total)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t n0 = b * BLOCK;
+    const int nb = (int)(n - n0 < BLOCK ? n - n0 : BLOCK);
+    REAL *mine = (REAL *)(scratch + per_thread * (size_t)THREAD_ID());
+    total += SUFFIX(neighbor_block)(cur + n0, u + n0, s + n0, e + n0, out + n0, n, mine, steps,
+                                    nb, decay_m, inv_tau_s, theta);
+  }
+  free(scratch);
+  if (work != NULL) *work = total;
+  return 0;
+}
+
+/* The fused NA backward: delta = ΔL * weight for all neurons (see na_chunk); cur, g, delta
+ * [T, N]. official: 1 for the official variant (E from the twice-filtered g, cubed distance),
+ * 0 for the paper's (E from g filtered once, power 1); clip: the weight's clamp bound. Returns
+ * 0, or -1 when out of scratch memory (nothing written); `work` as in
+ * bna_neighbor_loss_change. */
+BNA_EXPORT int SUFFIX(bna_na_backward)(const REAL *cur, const REAL *g, REAL *delta,
+                                       int64_t steps, int64_t n, REAL decay_m, REAL decay_s,
+                                       REAL inv_tau_s, REAL theta, int official, REAL clip,
+                                       int threads, int64_t *work) {
+  const int64_t w = SUFFIX(na_width)(steps);
+  const int64_t chunks = (n + w - 1) / w;
+  const size_t reals = (size_t)(6 * steps * w + 2 * steps * BLOCK + 3 * w);
+  const size_t per_thread = slice_bytes(sizeof(REAL) * reals + sizeof(int) * (size_t)(w + steps));
+  char *scratch = alloc_slices(per_thread, threads);
+  if (scratch == NULL) return -1;
+  int64_t total = 0;
+  /* dynamic: the early exit makes the work per chunk data dependent */
+  PARALLEL_FOR_DYNAMIC_SUM(threads, total)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t n0 = c * w;
+    const int64_t nb = n - n0 < w ? n - n0 : w;
+    REAL *mine = (REAL *)(scratch + per_thread * (size_t)THREAD_ID());
+    total += SUFFIX(na_chunk)(cur, g, delta, mine, w, steps, n, n0, nb, decay_m, decay_s,
+                              inv_tau_s, theta, official, clip);
+  }
+  free(scratch);
+  if (work != NULL) *work = total;
+  return 0;
+}
