@@ -123,7 +123,6 @@ BNA_EXPORT int SUFFIX(bna_lif_forward)(const REAL *cur, REAL *u, REAL *s, REAL *
       SUFFIX(forward_chunk)(cur, NULL, NULL, a, mine, mine + STREAM_WIDTH, steps, n, n0, nb,
                             decay_m, decay_s, inv_tau_s, theta, 0);
   }
-  free(scratch);
   return 0;
 }
 
@@ -166,7 +165,6 @@ BNA_EXPORT int SUFFIX(bna_reverse_filter)(const REAL *g, REAL *e, int64_t steps,
     REAL *mine = (REAL *)(scratch + per_thread * (size_t)THREAD_ID());
     SUFFIX(reverse_chunk)(g, e, mine, steps, n, n0, nb, decay);
   }
-  free(scratch);
   return 0;
 }
 
@@ -187,6 +185,5 @@ BNA_EXPORT int SUFFIX(bna_surrogate_backward)(const REAL *cur, const REAL *g, RE
     SUFFIX(surrogate_chunk)(cur, g, grad, mine, w, steps, n, n0, nb, decay_m, decay_s, tau_s,
                             theta, slope);
   }
-  free(scratch);
   return 0;
 }

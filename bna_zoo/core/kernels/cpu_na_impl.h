@@ -32,12 +32,36 @@ static inline __attribute__((always_inline)) REAL SUFFIX(headroom_of)(
   return v <= c ? h : (v2 <= c ? h2 : -(REAL)INFINITY);
 }
 
-/* The NA neighbor pass on one block: out[k, j] = ΔL[k, j] (weighted: times wb[k, j]).
+/* The NA weight of membrane potential u, in na_weighting's op order: r = 1 / (theta - u)
+ * (±inf at u == theta); official r * r * r, paper r; clamped to [-clip, clip]. `official` is
+ * a constant at each call site. */
+static inline __attribute__((always_inline)) REAL SUFFIX(weight_of)(REAL u, REAL theta,
+                                                                    REAL clip,
+                                                                    const int official) {
+  REAL r = (REAL)1 / (theta - u);
+  REAL wt = r;
+  if (official) {
+    REAL r2 = r * r;
+    wt = r2 * r;
+  }
+  wt = wt < -clip ? -clip : wt;
+  return wt > clip ? clip : wt;
+}
+
+/* What neighbor_pass writes for a result o = ΔL: o itself (mode 0), or weight_of(u) * o with
+ * the official (mode 1) or the paper's (mode 2) weight; `mode` is a constant at each call. */
+static inline __attribute__((always_inline)) REAL SUFFIX(emit)(REAL o, REAL u, REAL theta,
+                                                               REAL clip, const int mode) {
+  return mode == 0 ? o : SUFFIX(weight_of)(u, theta, clip, mode == 1) * o;
+}
+
+/* The NA neighbor pass on one block: out[k, j] = ΔL[k, j] (or weighted, see emit).
  *
  * Neighbor k starts from the post-step state theta * s[k] (spike removed: no reset; spike
  * added: reset to 0) and is re-simulated with the original currents; its spike difference to
  * the original train is accumulated directly, E[t] * (s_k[t] - s[t]), which equals the torch
- * kernel's E[k](1 - 2 s[k]) + sum E s_k - sum E s up to summation order.
+ * kernel's E[k](1 - 2 s[k]) + sum E s_k - sum E s up to summation order. The original's spikes
+ * are read off u (s = u > theta, as lif_forward makes them).
  *
  * Loop order: time outside, live neighbors inside, so each step's rows are read once for all
  * neighbors; neighbor k's state is row k of m and acc, and `live` lists the neighbors still
@@ -52,46 +76,45 @@ static inline __attribute__((always_inline)) REAL SUFFIX(headroom_of)(
  *       again. (The headroom lets a neighbor above a silent original finish, e.g. a spike
  *       added to a neuron whose membrane is negative: without it the two states approach each
  *       other by decay_m per step and never meet in T steps.)
- * Both hold only because u, s come from the same arithmetic (lif_forward). Once every neuron
+ * Both hold only because u comes from the same arithmetic (lif_forward). Once every neuron
  * of the block is finished for neighbor k, k leaves the live list and its result is written.
  *
- * Layout: row t of cur is cur + t * ldc, of u, s and e is + t * ld, of hb and wb + t * ldh, of
- * out + t * ldo; m and acc are [T, BLOCK] scratch. `weighted` is a constant at each call site.
+ * Layout: row t of cur is cur + t * ldc, of u and e + t * ld, of hb + t * ldh, of out
+ * + t * ldo; m and acc are [T, BLOCK] scratch.
  *
  * Returns the number of (neighbor, step) pairs simulated after their start, for tests of the
  * early exit: T (T - 1) / 2 when nothing exits early. */
 static inline __attribute__((always_inline)) int64_t SUFFIX(neighbor_pass)(
-    const REAL *restrict cur, int64_t ldc, const REAL *restrict u, const REAL *restrict s,
-    const REAL *restrict e, int64_t ld, const REAL *restrict hb, int64_t ldh,
-    const int *restrict last, const REAL *restrict wb, REAL *restrict out, int64_t ldo,
-    REAL *restrict m,
-    REAL *restrict acc, int *restrict live, int64_t steps, int nb, REAL decay_m,
-    REAL inv_tau_s, REAL theta, const int weighted) {
-  /* At the current step: mo = the original's post-step state (test a); below = the larger of
-   * mo and the headroom if the original fires no more, else -inf (test b in one compare). */
-  REAL mo[BLOCK], below[BLOCK];
+    const REAL *restrict cur, int64_t ldc, const REAL *restrict u, const REAL *restrict e,
+    int64_t ld, const REAL *restrict hb, int64_t ldh, const int *restrict last,
+    REAL *restrict out, int64_t ldo, REAL *restrict m, REAL *restrict acc,
+    int *restrict live, int64_t steps, int nb, REAL decay_m, REAL inv_tau_s, REAL theta,
+    REAL clip, const int mode) {
+  /* At the current step: the original's spike s and post-step state mo (test a); below = the
+   * larger of mo and the headroom if the original fires no more, else -inf (test b in one
+   * compare). */
+  REAL sj[BLOCK], mo[BLOCK], below[BLOCK];
   int n_live = 0;
   int64_t work = 0;
   for (int64_t t = 0; t < steps; ++t) {
-    const REAL *restrict cur_t = cur + t * ldc, *restrict s_t = s + t * ld;
-    const REAL *restrict u_t = u + t * ld, *restrict e_t = e + t * ld;
-    const REAL *restrict h_t = hb + t * ldh, *restrict w_t = wb + t * ldh;
+    const REAL *restrict cur_t = cur + t * ldc, *restrict u_t = u + t * ld;
+    const REAL *restrict e_t = e + t * ld, *restrict h_t = hb + t * ldh;
     REAL *restrict mt = m + t * BLOCK, *restrict at = acc + t * BLOCK, *restrict o_t = out + t * ldo;
     const int tt = (int)t;
     int fresh = 0;
     for (int j = 0; j < nb; ++j) { /* start neighbor t (its flipped step is t itself) */
-      REAL st = s_t[j];
+      REAL st = (REAL)(u_t[j] > theta);
       REAL mo_j = u_t[j] * ((REAL)1 - st);
       REAL safe = mo_j > h_t[j] ? mo_j : h_t[j];
       REAL bl = tt >= last[j] ? safe : -(REAL)INFINITY;
+      sj[j] = st;
       mo[j] = mo_j;
       below[j] = bl;
       REAL state = theta * st;
       REAL a0 = e_t[j] * ((REAL)1 - (REAL)2 * st);
       mt[j] = state;
       at[j] = a0;
-      REAL o = a0 * inv_tau_s;
-      o_t[j] = weighted ? w_t[j] * o : o;
+      o_t[j] = SUFFIX(emit)(a0 * inv_tau_s, u_t[j], theta, clip, mode);
       fresh |= !((state == mo_j) | (state <= bl));
     }
     int kept = 0;
@@ -105,18 +128,16 @@ static inline __attribute__((always_inline)) int64_t SUFFIX(neighbor_pass)(
         REAL sk = v > theta ? (REAL)1 : (REAL)0;
         REAL state = v * ((REAL)1 - sk);
         mk[j] = state;
-        ak[j] += e_t[j] * (sk - s_t[j]);
+        ak[j] += e_t[j] * (sk - sj[j]);
         active |= !((state == mo[j]) | (state <= below[j]));
       }
       if (active) {
         live[kept++] = k;
       } else {
         REAL *restrict ok = out + (int64_t)k * ldo;
-        const REAL *restrict wk = wb + (int64_t)k * ldh;
-        for (int j = 0; j < nb; ++j) {
-          REAL o = ak[j] * inv_tau_s;
-          ok[j] = weighted ? wk[j] * o : o;
-        }
+        const REAL *restrict uk = u + (int64_t)k * ld;
+        for (int j = 0; j < nb; ++j)
+          ok[j] = SUFFIX(emit)(ak[j] * inv_tau_s, uk[j], theta, clip, mode);
       }
     }
     work += n_live;
@@ -125,12 +146,10 @@ static inline __attribute__((always_inline)) int64_t SUFFIX(neighbor_pass)(
   }
   for (int i = 0; i < n_live; ++i) { /* neighbors still live at the end */
     const int k = live[i];
-    const REAL *restrict ak = acc + (int64_t)k * BLOCK, *restrict wk = wb + (int64_t)k * ldh;
+    const REAL *restrict ak = acc + (int64_t)k * BLOCK, *restrict uk = u + (int64_t)k * ld;
     REAL *restrict ok = out + (int64_t)k * ldo;
-    for (int j = 0; j < nb; ++j) {
-      REAL o = ak[j] * inv_tau_s;
-      ok[j] = weighted ? wk[j] * o : o;
-    }
+    for (int j = 0; j < nb; ++j)
+      ok[j] = SUFFIX(emit)(ak[j] * inv_tau_s, uk[j], theta, clip, mode);
   }
   return work;
 }
@@ -139,10 +158,9 @@ static inline __attribute__((always_inline)) int64_t SUFFIX(neighbor_pass)(
  * sweep finds the headroom and each neuron's last firing step, then neighbor_pass. Scratch:
  * m, acc, hb ([T, BLOCK] each), then T ints. */
 static int64_t SUFFIX(neighbor_block)(const REAL *restrict cur, const REAL *restrict u,
-                                      const REAL *restrict s, const REAL *restrict e,
-                                      REAL *restrict out, int64_t n, REAL *restrict scratch,
-                                      int64_t steps, int nb, REAL decay_m, REAL inv_tau_s,
-                                      REAL theta) {
+                                      const REAL *restrict e, REAL *restrict out, int64_t n,
+                                      REAL *restrict scratch, int64_t steps, int nb,
+                                      REAL decay_m, REAL inv_tau_s, REAL theta) {
   const int64_t tb = steps * BLOCK;
   REAL *restrict m = scratch, *restrict acc = m + tb, *restrict hb = acc + tb;
   int *restrict live = (int *)(hb + tb);
@@ -150,7 +168,7 @@ static int64_t SUFFIX(neighbor_block)(const REAL *restrict cur, const REAL *rest
   const REAL inv_decay_m = (REAL)1 / decay_m;
   for (int j = 0; j < nb; ++j) last[j] = -1;
   for (int64_t t = steps - 1; t >= 0; --t) {
-    const REAL *restrict s_t = s + t * n;
+    const REAL *restrict u_t = u + t * n;
     REAL *restrict h_t = hb + t * BLOCK;
     if (t == steps - 1) {
       for (int j = 0; j < nb; ++j) h_t[j] = (REAL)INFINITY;
@@ -159,18 +177,17 @@ static int64_t SUFFIX(neighbor_block)(const REAL *restrict cur, const REAL *rest
       for (int j = 0; j < nb; ++j)
         h_t[j] = SUFFIX(headroom_of)(h_next[j], cur_next[j], decay_m, inv_decay_m, theta);
     }
-    for (int j = 0; j < nb; ++j) last[j] = last[j] < 0 && s_t[j] != 0 ? (int)t : last[j];
+    for (int j = 0; j < nb; ++j) last[j] = last[j] < 0 && u_t[j] > theta ? (int)t : last[j];
   }
-  /* unweighted: wb is never read (hb stands in for it) */
-  return SUFFIX(neighbor_pass)(cur, n, u, s, e, n, hb, BLOCK, last, hb, out, n, m, acc, live,
-                               steps, nb, decay_m, inv_tau_s, theta, 0);
+  return SUFFIX(neighbor_pass)(cur, n, u, e, n, hb, BLOCK, last, out, n, m, acc, live, steps,
+                               nb, decay_m, inv_tau_s, theta, 0, 0);
 }
 
 /* One row of the backward sweep: E (reverse filter(s) of g), the headroom and the last firing
  * step at step t. `official` and `has_next` (t < T - 1: the headroom reads row t + 1) are
  * constants at each call site, so the loop has no branch and no masked load. */
 static inline __attribute__((always_inline)) void SUFFIX(sweep_row)(
-    const REAL *restrict cur_next, const REAL *restrict g_t, const REAL *restrict s_t,
+    const REAL *restrict cur_next, const REAL *restrict g_t, const REAL *restrict u_t,
     REAL *restrict e_t, REAL *restrict h_t, const REAL *restrict h_next, REAL *restrict st1,
     REAL *restrict st2, int *restrict last, int t, int64_t nb, REAL decay_m, REAL inv_decay_m,
     REAL decay_s, REAL theta, const int official, const int has_next) {
@@ -186,7 +203,7 @@ static inline __attribute__((always_inline)) void SUFFIX(sweep_row)(
     }
     h_t[j] = has_next ? SUFFIX(headroom_of)(h_next[j], cur_next[j], decay_m, inv_decay_m, theta)
                       : (REAL)INFINITY;
-    last[j] = last[j] < 0 && s_t[j] != 0 ? t : last[j];
+    last[j] = last[j] < 0 && u_t[j] > theta ? t : last[j];
   }
 }
 
@@ -194,7 +211,7 @@ static inline __attribute__((always_inline)) void SUFFIX(sweep_row)(
  * neuron's last firing step in the same backward sweep. Scratch rows are ld apart; st1, st2
  * hold nb values. `official` (E = rev(rev(g))) is a constant at each call site. */
 static inline __attribute__((always_inline)) void SUFFIX(backward_sweep)(
-    const REAL *restrict cur, const REAL *restrict g, int64_t n, const REAL *restrict sb,
+    const REAL *restrict cur, const REAL *restrict g, int64_t n, const REAL *restrict ub,
     REAL *restrict eb, REAL *restrict hb, int64_t ld, int *restrict last, REAL *restrict st1,
     REAL *restrict st2, int64_t steps, int64_t nb, REAL decay_m, REAL decay_s, REAL theta,
     const int official) {
@@ -206,96 +223,81 @@ static inline __attribute__((always_inline)) void SUFFIX(backward_sweep)(
   for (int64_t t = steps - 1; t >= 0; --t) {
     const int64_t row = t * ld;
     if (t == steps - 1)
-      SUFFIX(sweep_row)(NULL, g + t * n, sb + row, eb + row, hb + row, NULL, st1, st2, last,
+      SUFFIX(sweep_row)(NULL, g + t * n, ub + row, eb + row, hb + row, NULL, st1, st2, last,
                         (int)t, nb, decay_m, inv_decay_m, decay_s, theta, official, 0);
     else
-      SUFFIX(sweep_row)(cur + (t + 1) * n, g + t * n, sb + row, eb + row, hb + row,
+      SUFFIX(sweep_row)(cur + (t + 1) * n, g + t * n, ub + row, eb + row, hb + row,
                         hb + row + ld, st1, st2, last, (int)t, nb, decay_m, inv_decay_m,
                         decay_s, theta, official, 1);
   }
 }
 
-/* The forward on a chunk of nb neurons into scratch (rows ld apart): u, s and the NA weight of
- * u, in na_weighting's op order (r = 1 / (theta - u), ±inf at u == theta; official r * r * r,
- * paper r; clamped to [-clip, clip]). state holds nb values; `official` is a constant at each
- * call site. */
-static inline __attribute__((always_inline)) void SUFFIX(forward_weights)(
-    const REAL *restrict cur, int64_t n, REAL *restrict ub, REAL *restrict sb,
-    REAL *restrict wb, int64_t ld, REAL *restrict state, int64_t steps, int64_t nb,
-    REAL decay_m, REAL theta, REAL clip, const int official) {
+/* The membrane potential u of a chunk of nb neurons into scratch (rows ld apart), as
+ * forward_chunk computes it; state holds nb values. */
+static void SUFFIX(forward_u)(const REAL *restrict cur, int64_t n, REAL *restrict ub, int64_t ld,
+                              REAL *restrict state, int64_t steps, int64_t nb, REAL decay_m,
+                              REAL theta) {
   for (int64_t j = 0; j < nb; ++j) state[j] = 0;
   for (int64_t t = 0; t < steps; ++t) {
     const REAL *restrict cur_t = cur + t * n;
-    REAL *restrict u_t = ub + t * ld, *restrict s_t = sb + t * ld, *restrict w_t = wb + t * ld;
+    REAL *restrict u_t = ub + t * ld;
     for (int64_t j = 0; j < nb; ++j) {
       REAL leak = state[j] * decay_m;
       REAL ut = leak + cur_t[j];
       REAL st = (REAL)(ut > theta);
       state[j] = ut * ((REAL)1 - st);
       u_t[j] = ut;
-      s_t[j] = st;
-      REAL r = (REAL)1 / (theta - ut);
-      REAL wt = r;
-      if (official) {
-        REAL r2 = r * r;
-        wt = r2 * r;
-      }
-      wt = wt < -clip ? -clip : wt;
-      wt = wt > clip ? clip : wt;
-      w_t[j] = wt;
     }
   }
 }
 
-/* Width of the fused backward's chunks: its six [T, width] scratch arrays fit NA_SCRATCH_BUDGET
- * (the per-core cache the O(T) passes stream through); a multiple of BLOCK, at most
- * STREAM_WIDTH. Wide chunks read and write each row in long unit-stride runs, which the
- * hardware prefetchers follow; BLOCK-wide runs (512 bytes) are too short for them. */
+/* Width of the fused backward's chunks: its three [T, width] scratch arrays fit
+ * NA_SCRATCH_BUDGET (the per-core cache the O(T) passes stream through); a multiple of BLOCK,
+ * at most STREAM_WIDTH. Wide chunks read each row of cur and g in long unit-stride runs, which
+ * the hardware prefetchers follow; BLOCK-wide runs (512 bytes) are too short for them. */
 #ifndef NA_SCRATCH_BUDGET
 #define NA_SCRATCH_BUDGET (512 * 1024)
 #endif
 static int64_t SUFFIX(na_width)(int64_t steps) {
-  int64_t w = (int64_t)(NA_SCRATCH_BUDGET / (sizeof(REAL) * 6 * (size_t)steps)) / BLOCK * BLOCK;
+  int64_t w = (int64_t)(NA_SCRATCH_BUDGET / (sizeof(REAL) * 3 * (size_t)steps)) / BLOCK * BLOCK;
   return w < BLOCK ? BLOCK : (w > STREAM_WIDTH ? STREAM_WIDTH : w);
 }
 
 /* The whole NA backward (na.py: NALIF.backward up to the layer rescale) on the neurons
  * [n0, n0 + nb) of a chunk of width w: delta[t, n] = ΔL[t, n] * weight(u[t, n]), and nothing
- * else of the caller's is written. Four passes: forward (u, s, weights), backward sweep (E,
- * headroom, last firing step), the neighbor pass per BLOCK of the chunk into ob, and ob copied
- * to delta. Scratch: ub, sb, eb, wb, hb, ob ([T, w] each), m, acc ([T, BLOCK] each), state,
- * st1, st2 (w each), last (w ints), live (T ints). Returns the neighbor passes' work. */
+ * else of the caller's is written. Three passes: forward (u), backward sweep (E, headroom, last
+ * firing step), and the neighbor pass per BLOCK of the chunk, writing weighted results into
+ * delta. Scratch: ub, eb, hb ([T, w] each), m, acc ([T, BLOCK] each), state, st1, st2 (w
+ * each), last (w ints), live (T ints). Returns the neighbor passes' work. */
 static int64_t SUFFIX(na_chunk)(const REAL *restrict cur, const REAL *restrict g,
                                 REAL *restrict delta, REAL *restrict scratch, int64_t w,
                                 int64_t steps, int64_t n, int64_t n0, int64_t nb, REAL decay_m,
                                 REAL decay_s, REAL inv_tau_s, REAL theta, int official,
                                 REAL clip) {
   const int64_t tw = steps * w;
-  REAL *restrict ub = scratch, *restrict sb = ub + tw, *restrict eb = sb + tw;
-  REAL *restrict wb = eb + tw, *restrict hb = wb + tw, *restrict ob = hb + tw;
-  REAL *restrict m = ob + tw, *restrict acc = m + steps * BLOCK;
+  REAL *restrict ub = scratch, *restrict eb = ub + tw, *restrict hb = eb + tw;
+  REAL *restrict m = hb + tw, *restrict acc = m + steps * BLOCK;
   REAL *restrict state = acc + steps * BLOCK, *restrict st1 = state + w, *restrict st2 = st1 + w;
   int *restrict last = (int *)(st2 + w), *restrict live = last + w;
-  if (official) {
-    SUFFIX(forward_weights)(cur + n0, n, ub, sb, wb, w, state, steps, nb, decay_m, theta, clip,
-                            1);
-    SUFFIX(backward_sweep)(cur + n0, g + n0, n, sb, eb, hb, w, last, st1, st2, steps, nb,
+  SUFFIX(forward_u)(cur + n0, n, ub, w, state, steps, nb, decay_m, theta);
+  if (official)
+    SUFFIX(backward_sweep)(cur + n0, g + n0, n, ub, eb, hb, w, last, st1, st2, steps, nb,
                            decay_m, decay_s, theta, 1);
-  } else {
-    SUFFIX(forward_weights)(cur + n0, n, ub, sb, wb, w, state, steps, nb, decay_m, theta, clip,
-                            0);
-    SUFFIX(backward_sweep)(cur + n0, g + n0, n, sb, eb, hb, w, last, st1, st2, steps, nb,
+  else
+    SUFFIX(backward_sweep)(cur + n0, g + n0, n, ub, eb, hb, w, last, st1, st2, steps, nb,
                            decay_m, decay_s, theta, 0);
-  }
   int64_t work = 0;
   for (int64_t b0 = 0; b0 < nb; b0 += BLOCK) {
     const int bw = (int)(nb - b0 < BLOCK ? nb - b0 : BLOCK);
-    work += SUFFIX(neighbor_pass)(cur + n0 + b0, n, ub + b0, sb + b0, eb + b0, w, hb + b0, w,
-                                  last + b0, wb + b0, ob + b0, w, m, acc, live, steps, bw,
-                                  decay_m, inv_tau_s, theta, 1);
+    if (official)
+      work += SUFFIX(neighbor_pass)(cur + n0 + b0, n, ub + b0, eb + b0, w, hb + b0, w, last + b0,
+                                    delta + n0 + b0, n, m, acc, live, steps, bw, decay_m,
+                                    inv_tau_s, theta, clip, 1);
+    else
+      work += SUFFIX(neighbor_pass)(cur + n0 + b0, n, ub + b0, eb + b0, w, hb + b0, w, last + b0,
+                                    delta + n0 + b0, n, m, acc, live, steps, bw, decay_m,
+                                    inv_tau_s, theta, clip, 2);
   }
-  for (int64_t t = 0; t < steps; ++t)
-    memcpy(delta + t * n + n0, ob + t * w, sizeof(REAL) * (size_t)nb);
   return work;
 }
 
@@ -306,6 +308,7 @@ BNA_EXPORT int SUFFIX(bna_neighbor_loss_change)(const REAL *cur, const REAL *u, 
                                                 const REAL *e, REAL *out, int64_t steps,
                                                 int64_t n, REAL decay_m, REAL inv_tau_s,
                                                 REAL theta, int threads, int64_t *work) {
+  (void)s; /* read off u (s = u > theta, as lif_forward makes it); kept in the signature */
   const int64_t blocks = (n + BLOCK - 1) / BLOCK;
   const int64_t reals = 3 * steps * BLOCK;
   const size_t per_thread = slice_bytes(sizeof(REAL) * (size_t)reals + sizeof(int) * (size_t)steps);
@@ -318,10 +321,9 @@ BNA_EXPORT int SUFFIX(bna_neighbor_loss_change)(const REAL *cur, const REAL *u, 
     const int64_t n0 = b * BLOCK;
     const int nb = (int)(n - n0 < BLOCK ? n - n0 : BLOCK);
     REAL *mine = (REAL *)(scratch + per_thread * (size_t)THREAD_ID());
-    total += SUFFIX(neighbor_block)(cur + n0, u + n0, s + n0, e + n0, out + n0, n, mine, steps,
-                                    nb, decay_m, inv_tau_s, theta);
+    total += SUFFIX(neighbor_block)(cur + n0, u + n0, e + n0, out + n0, n, mine, steps, nb,
+                                    decay_m, inv_tau_s, theta);
   }
-  free(scratch);
   if (work != NULL) *work = total;
   return 0;
 }
@@ -337,7 +339,7 @@ BNA_EXPORT int SUFFIX(bna_na_backward)(const REAL *cur, const REAL *g, REAL *del
                                        int threads, int64_t *work) {
   const int64_t w = SUFFIX(na_width)(steps);
   const int64_t chunks = (n + w - 1) / w;
-  const size_t reals = (size_t)(6 * steps * w + 2 * steps * BLOCK + 3 * w);
+  const size_t reals = (size_t)(3 * steps * w + 2 * steps * BLOCK + 3 * w);
   const size_t per_thread = slice_bytes(sizeof(REAL) * reals + sizeof(int) * (size_t)(w + steps));
   char *scratch = alloc_slices(per_thread, threads);
   if (scratch == NULL) return -1;
@@ -351,7 +353,6 @@ BNA_EXPORT int SUFFIX(bna_na_backward)(const REAL *cur, const REAL *g, REAL *del
     total += SUFFIX(na_chunk)(cur, g, delta, mine, w, steps, n, n0, nb, decay_m, decay_s,
                               inv_tau_s, theta, official, clip);
   }
-  free(scratch);
   if (work != NULL) *work = total;
   return 0;
 }
