@@ -183,6 +183,13 @@ static int64_t SUFFIX(neighbor_block)(const REAL *restrict cur, const REAL *rest
                                nb, decay_m, inv_tau_s, theta, 0, 0);
 }
 
+/* Asks for the nb values at x, one request per 64-byte line: the chunk passes read each row
+ * of the [T, N] inputs in one run, but jump a whole row (backwards, in the backward sweep)
+ * between runs, a jump the hardware prefetchers do not predict. */
+static inline void SUFFIX(prefetch_row)(const REAL *x, int64_t nb) {
+  for (int64_t j = 0; j < nb; j += 64 / (int64_t)sizeof(REAL)) __builtin_prefetch(x + j, 0, 3);
+}
+
 /* One row of the backward sweep: E (reverse filter(s) of g), the headroom and the last firing
  * step at step t. `official` and `has_next` (t < T - 1: the headroom reads row t + 1) are
  * constants at each call site, so the loop has no branch and no masked load. */
@@ -222,6 +229,7 @@ static inline __attribute__((always_inline)) void SUFFIX(backward_sweep)(
   }
   for (int64_t t = steps - 1; t >= 0; --t) {
     const int64_t row = t * ld;
+    if (t > 0) SUFFIX(prefetch_row)(g + (t - 1) * n, nb);
     if (t == steps - 1)
       SUFFIX(sweep_row)(NULL, g + t * n, ub + row, eb + row, hb + row, NULL, st1, st2, last,
                         (int)t, nb, decay_m, inv_decay_m, decay_s, theta, official, 0);
@@ -241,6 +249,7 @@ static void SUFFIX(forward_u)(const REAL *restrict cur, int64_t n, REAL *restric
   for (int64_t t = 0; t < steps; ++t) {
     const REAL *restrict cur_t = cur + t * n;
     REAL *restrict u_t = ub + t * ld;
+    if (t + 1 < steps) SUFFIX(prefetch_row)(cur + (t + 1) * n, nb);
     for (int64_t j = 0; j < nb; ++j) {
       REAL leak = state[j] * decay_m;
       REAL ut = leak + cur_t[j];
