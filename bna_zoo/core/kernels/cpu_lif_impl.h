@@ -9,8 +9,8 @@
  *   - O(T) kernels (forward, reverse filter, surrogate) are memory-bound: wide chunks
  *     (STREAM_WIDTH, or what fits the cache for the surrogate's [T, width] scratch) give long
  *     unit-stride runs per row that the hardware prefetchers can follow;
- *   - the O(T^2) neighbor pass is compute-bound: BLOCK columns, whose T neighbor states stay
- *     in L1/L2 and whose neighbors can all finish early together.
+ *   - the NA kernels are in cpu_na_impl.h (wide chunks for their O(T) passes, BLOCK columns
+ *     for the O(T^2) neighbor pass).
  *
  * Rounding: every state update is written as the pure-torch path computes it, one rounding per
  * torch op (u = m * decay_m, then + I; no fused multiply-add: cpu_kernel.py compiles with

@@ -12,7 +12,8 @@ accumulates its spike difference to the original train, as the C kernel does::
 
     ΔL[k] = (1/tau_s) * ( E[k](1 - 2 s[k]) + Σ_{t>k} E[t] (s_k[t] - s[t]) )
 
-Early exit, the C kernel's (``cpu_na_impl.h``, ``neighbor_pass``): neighbor ``k`` of a neuron is
+Early exit (two of the C kernel's three tests; ``cpu_na_impl.h``, ``neighbor_pass``, which also
+finishes a neighbor below the headroom of the original currents): neighbor ``k`` of a neuron is
 finished at step ``t`` when (a) its post-step state equals the original's, so its future is the
 original's, or (b) its state is <= the original's and the original never fires after ``t``, so
 neither fires again. Both persist, and every later term of a finished neighbor is an exact zero,
