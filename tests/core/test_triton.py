@@ -177,9 +177,30 @@ def test_triton_na_backward_equals_the_c_kernel_bit_for_bit_with_the_same_work(
 
 
 @under_interpreter
+def test_triton_headroom_exit_equals_the_c_kernels_near_threshold(interpreted) -> None:
+    """A silent original lifted to theta - 1e-9 at the last step: late added spikes fire there,
+    early ones do not (test_kernels' C version); both kernels finish the same neighbors."""
+    p = LIFParams(tau_m=1.5, tau_s=2.0, theta=1.0)
+    steps, block = 30, interpreted.NA_BLOCK
+    current = torch.full((steps, block), -0.5, dtype=torch.float64)
+    u, _, _ = lif_forward_torch(current, p)
+    current[-1] = p.theta - 1e-9 - u[-2] * p.decay_m
+    grad = _grad(steps, block, seed=7, dtype=torch.float64)
+    delta, work = interpreted.na_backward_triton_with_work(
+        current, grad, p, True, OFFICIAL_CLIP, count_work=True
+    )
+    assert 0 < work < steps * (steps - 1) // 2
+    if cpu_kernel.load_library() is not None:
+        expected, c_work = cpu_kernel.na_backward_c_with_work(current, grad, p, True,
+                                                              OFFICIAL_CLIP)
+        assert torch.equal(delta, expected) and work == c_work
+
+
+@under_interpreter
 def test_triton_early_exit_skips_exactly_the_finished_neighbors(interpreted) -> None:
     """One block per firing pattern (see test_kernels' C version): regular firing merges after
-    one step, a silent neuron with u > 0 is finished at once, a phase shift never merges."""
+    one step, a silent neuron with u > 0 is finished at once, a phase shift never merges, and a
+    spike added to a negative membrane is finished at once by the headroom."""
     p = LIFParams(tau_m=5.0, tau_s=2.0, theta=1.0)
     steps, block = 12, interpreted.NA_BLOCK
     levels = torch.tensor([1.5, 0.1, 0.6, -0.5], dtype=torch.float64)
@@ -189,7 +210,7 @@ def test_triton_early_exit_skips_exactly_the_finished_neighbors(interpreted) -> 
         current, grad, p, True, OFFICIAL_CLIP, count_work=True
     )
     full = steps * (steps - 1) // 2
-    assert work == (steps - 1) + 0 + full + full
+    assert work == (steps - 1) + 0 + full + 0
     u, s, _ = lif_forward_torch(current, p)
     w = reverse_filter_torch(grad, p.decay_s)
     loss_change = neighbor_loss_change_torch(current, u, s, reverse_filter_torch(w, p.decay_s), p)

@@ -86,18 +86,32 @@ def _lif_forward_kernel(
 
 
 @triton.jit
+def _headroom(h_next, c_next, decay_m, inv_decay_m, theta, rel, tiny, lowest):
+    """cpu_na_impl.h's headroom_of, in its op order: the largest post-step state from which the
+    original currents never reach theta again, checked by stepping it once (-inf: no claim)."""
+    c = tl.where(h_next < theta, h_next, theta)
+    h = (c - c_next) * inv_decay_m
+    v = h * decay_m + c_next
+    h2 = h - tl.abs(h) * rel - tiny  # in case h rounded up
+    v2 = h2 * decay_m + c_next
+    return tl.where(v <= c, h, tl.where(v2 <= c, h2, lowest))
+
+
+@triton.jit
 def _na_backward_kernel(
-    cur_ptr, g_ptr, delta_ptr, work_ptr, consts_ptr, n,
+    cur_ptr, g_ptr, delta_ptr, h_ptr, work_ptr, consts_ptr, n,
     STEPS: tl.constexpr, BLOCK: tl.constexpr, OFFICIAL: tl.constexpr, COUNT_WORK: tl.constexpr,
 ):  # fmt: skip
-    """NA's δ for BLOCK neurons; consts = (decay_m, decay_s, 1/tau_s, theta, clip).
+    """NA's δ for BLOCK neurons; consts = (decay_m, decay_s, 1/tau_s, theta, clip, 1/decay_m,
+    rel, tiny) (the last three: the headroom's, as cpu_na_impl.h rounds them).
 
     1. forward: the last step at which the original fires (for the early exit);
-    2. reverse filter(s): E = rev(g) (paper) or rev(rev(g)) (official), kept in delta;
+    2. reverse filter(s): E = rev(g) (paper) or rev(rev(g)) (official), kept in delta, and the
+       headroom of the original currents (cpu_na_impl.h: headroom_of) into h;
     3. for each neighbor k: flip step k, re-simulate it and the original side by side from k,
        accumulating E[t] (s_k[t] - s[t]) until every neuron of the block is finished (see
-       cpu_na_impl.h: identical state, or below an original that fires no more), then
-       δ[k] = weight(u[k]) * ΔL[k] overwrites E[k].
+       cpu_na_impl.h: identical state, or, once the original fires no more, below it or below
+       the headroom), then δ[k] = weight(u[k]) * ΔL[k] overwrites E[k].
     work_ptr[program] receives the (neighbor, step) pairs simulated, when COUNT_WORK.
     """
     pid = tl.program_id(0)
@@ -109,6 +123,9 @@ def _na_backward_kernel(
     inv_tau_s = tl.load(consts_ptr + 2)
     theta = tl.load(consts_ptr + 3)
     clip = tl.load(consts_ptr + 4)
+    inv_decay_m = tl.load(consts_ptr + 5)
+    rel = tl.load(consts_ptr + 6)
+    tiny = tl.load(consts_ptr + 7)
     zero = tl.zeros([BLOCK], dtype=decay_m.dtype)
 
     # 1. the original's last spike (-1: never fires)
@@ -121,9 +138,11 @@ def _na_backward_kernel(
         m = tl.where(spike, zero, u)
         last = tl.where(spike, t, last)
 
-    # 2. E, as reverse_filter rounds it; g is read once
+    # 2. E, as reverse_filter rounds it; g is read once. The headroom, backwards from +inf.
     w = zero
     e = zero
+    h = zero + float("inf")
+    c_next = zero
     for i in range(STEPS):
         offs = (STEPS - 1 - i) * stride + cols
         g = tl.load(g_ptr + offs, mask=mask, other=0.0, eviction_policy="evict_first")
@@ -133,7 +152,11 @@ def _na_backward_kernel(
         else:
             e = e * decay_s + g
         tl.store(delta_ptr + offs, e, mask=mask)
-    tl.debug_barrier()  # E is complete before any thread reads it
+        if i > 0:
+            h = _headroom(h, c_next, decay_m, inv_decay_m, theta, rel, tiny, zero - float("inf"))
+        tl.store(h_ptr + offs, h, mask=mask)
+        c_next = tl.load(cur_ptr + offs, mask=mask, other=0.0)
+    tl.debug_barrier()  # E and the headroom are complete before any thread reads them
 
     # 3. neighbors
     mo = zero  # the original's post-step state before step k
@@ -149,7 +172,8 @@ def _na_backward_kernel(
         # one resets to 0; the loss change starts with E[k] (s_k[k] - s[k]) = E[k] (1 - 2 s[k])
         state = tl.where(spike, zero + theta, zero)
         acc = e_k * (1.0 - 2.0 * spike.to(zero.dtype))
-        done = (state == mo) | ((k >= last) & (state <= mo))
+        h_k = tl.load(h_ptr + offs, mask=mask, other=0.0)
+        done = (state == mo) | ((k >= last) & (state <= tl.maximum(mo, h_k)))
         live = tl.sum((mask & ~done).to(tl.int32), axis=0)
         orig = mo
         # A for loop whose body is skipped once the block is finished, rather than a while loop
@@ -167,7 +191,8 @@ def _na_backward_kernel(
                 sk = v > theta
                 state = tl.where(sk, zero, v)
                 acc = acc + e_t * (sk.to(zero.dtype) - so.to(zero.dtype))  # E * (±1 or 0): exact
-                done = (state == orig) | ((t >= last) & (state <= orig))
+                h_t = tl.load(h_ptr + offs_t, mask=mask, other=0.0)
+                done = (state == orig) | ((t >= last) & (state <= tl.maximum(orig, h_t)))
                 live = tl.sum((mask & ~done).to(tl.int32), axis=0)
                 work += 1
         # the weighting, in na_weighting's op order; 1/(theta - u) = +inf at u == theta clamps
@@ -286,6 +311,14 @@ def _consts(values: tuple[float, ...], dtype: torch.dtype, device: torch.device)
     return torch.tensor(values, dtype=dtype, device=device)
 
 
+def _headroom_consts(p: LIFParams, dtype: torch.dtype) -> tuple[float, float, float]:
+    """1/decay_m rounded in ``dtype`` (as the C kernel divides), 8 ulps of 1, and float32's
+    smallest normal: the headroom's constants, so that both kernels bound alike."""
+    one = torch.tensor(1.0, dtype=dtype)
+    inv = float(one / torch.tensor(p.decay_m, dtype=dtype))
+    return inv, 8 * float(torch.finfo(dtype).eps), float(torch.finfo(torch.float32).tiny)
+
+
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """The interpreter computes with numpy, which warns on 1/0 = inf (clamped on purpose)."""
@@ -381,13 +414,14 @@ def na_backward_triton_with_work(
     x, g = _prepare(current, grad_a)
     steps, n = x.shape
     delta = torch.empty_like(x)
+    headroom = torch.empty_like(x)  # [T, N] scratch: the exit test reads it at every step
     grid = (triton.cdiv(n, block),)
     work = torch.zeros(grid[0] if count_work else 1, dtype=torch.int32, device=x.device)
-    values = (p.decay_m, p.decay_s, 1.0 / p.tau_s, p.theta, float(clip))
+    values = (p.decay_m, p.decay_s, 1.0 / p.tau_s, p.theta, float(clip), *_headroom_consts(p, x.dtype))
     consts = _consts(values, x.dtype, x.device)
     with _quiet():
         _na_backward_kernel[grid](
-            x, g, delta, work, consts, n, STEPS=steps, BLOCK=block, OFFICIAL=bool(official),
+            x, g, delta, headroom, work, consts, n, STEPS=steps, BLOCK=block, OFFICIAL=bool(official),
             COUNT_WORK=count_work, num_warps=num_warps, enable_fp_fusion=False,
         )  # fmt: skip
     return delta, int(work.sum()) if count_work else 0
