@@ -42,13 +42,17 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--reference", nargs=2, metavar=("PERCENT", "WHO"))
     parser.add_argument("--title", default="")
+    parser.add_argument("--split", default="test", choices=["test", "validation"],
+                        help="what the runs' val_acc measured: the test set (the paper's "
+                             "protocol, the default) or a held-out validation split")
     args = parser.parse_args()
     runs = {label: curve(folder, start) for label, folder, start in map(parse_run, args.run)}
     epochs = sorted({e for c in runs.values() for e in c})
     out = Path(args.out)
     with out.with_suffix(".csv").open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["epoch", *(f"{label} test acc %" for label in runs)])
+        short = "val" if args.split == "validation" else "test"
+        writer.writerow(["epoch", *(f"{label} {short} acc %" for label in runs)])
         for e in epochs:
             writer.writerow([e, *(f"{c[e]:.2f}" if e in c else "" for c in runs.values())])
 
@@ -66,7 +70,7 @@ def main() -> None:
         ax.axhline(float(args.reference[0]), color="grey", ls="--",
                    label=f"{args.reference[1]} {float(args.reference[0]):.2f}%")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylabel(f"{args.split} accuracy (%)")
     ax.set_title(args.title)
     ax.grid(alpha=0.3)
     ax.legend()
