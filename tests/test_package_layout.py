@@ -52,8 +52,9 @@ def test_no_private_name_crosses_a_package_boundary():
                     "bna_zoo") or isinstance(node, ast.ImportFrom) and node.level > 1:
                 crossing += [f"{path.relative_to(PACKAGE)}: imports {a.name}"
                              for a in node.names if _private(a.name)]
-            if isinstance(node, ast.Attribute) and _private(node.attr) \
-                    and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")) \
+            own = isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                and node.value.id in ("self", "cls")
+            if isinstance(node, ast.Attribute) and _private(node.attr) and not own \
                     and node.attr in defined and part not in defined[node.attr]:
                 crossing.append(f"{path.relative_to(PACKAGE)}:{node.lineno} reads "
                                 f"{ast.unparse(node)} of {sorted(defined[node.attr])}")

@@ -417,12 +417,14 @@ def na_backward_triton_with_work(
     headroom = torch.empty_like(x)  # [T, N] scratch: the exit test reads it at every step
     grid = (triton.cdiv(n, block),)
     work = torch.zeros(grid[0] if count_work else 1, dtype=torch.int32, device=x.device)
-    values = (p.decay_m, p.decay_s, 1.0 / p.tau_s, p.theta, float(clip), *_headroom_consts(p, x.dtype))
+    values = (p.decay_m, p.decay_s, 1.0 / p.tau_s, p.theta, float(clip),
+              *_headroom_consts(p, x.dtype))
     consts = _consts(values, x.dtype, x.device)
     with _quiet():
         _na_backward_kernel[grid](
-            x, g, delta, headroom, work, consts, n, STEPS=steps, BLOCK=block, OFFICIAL=bool(official),
-            COUNT_WORK=count_work, num_warps=num_warps, enable_fp_fusion=False,
+            x, g, delta, headroom, work, consts, n, STEPS=steps, BLOCK=block,
+            OFFICIAL=bool(official), COUNT_WORK=count_work, num_warps=num_warps,
+            enable_fp_fusion=False,
         )  # fmt: skip
     return delta, int(work.sum()) if count_work else 0
 
