@@ -3,10 +3,10 @@
 The C source (``cpu_lif.c`` + ``cpu_lif_impl.h`` + ``cpu_na_impl.h``) is built with the system C
 compiler into a shared library in a per-user cache, keyed by the sha256 of source, compiler and
 flags, and then reused by every process. Only ``torch`` and the standard library are needed;
-nothing is built at install time. When no compiler works, a warning is logged once and every call falls back to the
-pure-torch kernels, which stay the reference. Whether these kernels run at all is decided by
-:mod:`.backend` (``BNA_ZOO_KERNEL``); this module only says which tensors they take
-(:func:`accepts`).
+nothing is built at install time. When no compiler works, a warning is logged once and every
+call falls back to the pure-torch kernels, which stay the reference. Whether these kernels run at
+all is decided by :mod:`.backend` (``BNA_ZOO_KERNEL``); this module only says which tensors they
+take (:func:`accepts`).
 
 Environment:
     ``BNA_ZOO_CACHE``: cache root; the libraries go to ``$BNA_ZOO_CACHE/kernels``. Default
