@@ -21,7 +21,6 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 /* Neurons per block of the neighbor pass: 128 floats = 16 AVX2 vectors per inner loop, which
  * amortises the per-step bookkeeping, while a block's neighbor state (2 x T x 128) still sits
