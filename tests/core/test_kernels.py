@@ -375,6 +375,19 @@ def _na_fused(
     return cpu_kernel.na_backward_c(current, grad, p, variant == "official", bound)
 
 
+def _work_on_busy_neurons(
+    current: torch.Tensor, u: torch.Tensor, s: torch.Tensor, big_e: torch.Tensor, p: LIFParams
+) -> int:
+    """The unfused neighbor pass's work on the neurons that need any simulation, side by side
+    (one chunk: the fused kernel's chunks are wider than these layers)."""
+    def work(cols: list[int]) -> int:
+        args = (x[:, cols].contiguous() for x in (current, u, s, big_e))
+        return cpu_kernel.neighbor_loss_change_c_with_work(*args, p)[1]
+
+    busy = [j for j in range(current.shape[1]) if work([j]) > 0]
+    return work(busy) if busy else 0
+
+
 # N: one neuron, one block minus one, several blocks plus a partial one (blocks of 128).
 @pytest.mark.parametrize("n", [1, 127, 3 * 128 + 37])
 @pytest.mark.parametrize("steps", [1, 5, 30])
@@ -391,7 +404,9 @@ def test_fused_na_backward_equals_unfused_composition(
         fused = _na_fused(current, grad, p, variant, clip=2.0)
         # Same arithmetic in the same order as the C composition: bitwise, float32 included.
         assert torch.equal(fused, _na_unfused(current, grad, p, variant, clip=2.0))
-        # The early exit does the same work as the unfused neighbor pass.
+        # From NA_PACK_MIN_STEPS on, the fused kernel simulates only the busy neurons (one of
+        # whose neighbors outlives its start), packed into blocks of their own: exactly the
+        # unfused pass's work on them; below it, the unfused pass's work.
         u, s, _ = lif_forward(current, p)
         w = reverse_filter(grad, p.decay_s) if variant == "official" else grad
         big_e = reverse_filter(w, p.decay_s)
@@ -400,7 +415,10 @@ def test_fused_na_backward_equals_unfused_composition(
         _, fused_work = cpu_kernel.na_backward_c_with_work(
             current, grad, p, variant == "official", bound
         )
-        assert fused_work == work
+        if steps >= cpu_kernel.load_library().bna_na_pack_min_steps():
+            assert fused_work == _work_on_busy_neurons(current, u, s, big_e, p) <= work
+        else:
+            assert fused_work == work
         # Against the pure-torch composition the ΔL sums run in another order.
         _mode("torch")
         torch_path = _na_unfused(current, grad, p, variant, clip=2.0)

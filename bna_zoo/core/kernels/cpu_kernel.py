@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 _HERE = Path(__file__).resolve().parent
 _SOURCES = (_HERE / "cpu_lif.c", _HERE / "cpu_lif_impl.h", _HERE / "cpu_na_impl.h")
-_ABI_VERSION = 8
+_ABI_VERSION = 9
 # -ffp-contract=off: no fused multiply-add, so every update rounds as the torch ops do.
 # -fno-trapping-math: lets GCC if-convert the threshold compares (it changes no values).
 _BASE_FLAGS = ["-O3", "-ftree-vectorize", "-ffp-contract=off", "-fno-trapping-math", "-fPIC"]

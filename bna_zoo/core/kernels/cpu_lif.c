@@ -29,6 +29,14 @@
 #define BLOCK 128
 #endif
 
+/* From this T on the fused backward packs busy neurons (busy_block): the neighbor work it
+ * saves grows with T^2, the packing costs O(T). At T = 5 (fashionmnist-cnn, mnist-cnn) packing
+ * made the backward slower (8.4 -> 10.1 ms, 3.1 -> 3.7 ms per step's layers); at T = 30
+ * (nmnist-cnn) faster (see benchmarks/README.md). */
+#ifndef NA_PACK_MIN_STEPS
+#define NA_PACK_MIN_STEPS 12
+#endif
+
 /* Chunk width of the memory-bound O(T) kernels: long unit-stride runs per row (16 KiB of
  * float32) with their per-neuron state still in L1/L2. */
 #define STREAM_WIDTH 4096
@@ -89,10 +97,13 @@ static int64_t scratch_width(int64_t steps, size_t real_size) {
 }
 
 /* Lets cpu_kernel.py check that the library it loaded is the one it expects. */
-BNA_EXPORT int bna_abi_version(void) { return 8; }
+BNA_EXPORT int bna_abi_version(void) { return 9; }
 
 /* Neurons per block, for tests that count the early exit's work. */
 BNA_EXPORT int bna_block_size(void) { return BLOCK; }
+
+/* The T from which the fused NA backward packs busy neurons, for the same tests. */
+BNA_EXPORT int bna_na_pack_min_steps(void) { return NA_PACK_MIN_STEPS; }
 
 
 #define REAL float
