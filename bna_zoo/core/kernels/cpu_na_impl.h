@@ -241,7 +241,7 @@ static inline __attribute__((always_inline)) void SUFFIX(sweep_row)(
  * Scratch rows are ld apart; st1, st2 hold nb values. `mode` (1: official, E = rev(rev(g));
  * 2: paper) and `pack` are constants at each call site. */
 static inline __attribute__((always_inline)) void SUFFIX(backward_sweep)(
-    const REAL *restrict cur, const REAL *restrict g, int64_t n, const REAL *restrict ub,
+    const REAL *restrict cb, const REAL *restrict g, int64_t n, const REAL *restrict ub,
     REAL *restrict eb, REAL *restrict hb, int64_t ld, REAL *restrict delta,
     int *restrict last, int *restrict busy, REAL *restrict st1, REAL *restrict st2,
     int64_t steps, int64_t nb, REAL decay_m, REAL decay_s, REAL inv_tau_s, REAL theta,
@@ -260,25 +260,27 @@ static inline __attribute__((always_inline)) void SUFFIX(backward_sweep)(
                         st2, last, busy, (int)t, nb, decay_m, inv_decay_m, decay_s, inv_tau_s,
                         theta, clip, mode, 0, pack);
     else
-      SUFFIX(sweep_row)(cur + (t + 1) * n, g + t * n, ub + row, eb + row, hb + row,
+      SUFFIX(sweep_row)(cb + row + ld, g + t * n, ub + row, eb + row, hb + row,
                         hb + row + ld, delta + t * n, st1, st2, last, busy, (int)t, nb, decay_m,
                         inv_decay_m, decay_s, inv_tau_s, theta, clip, mode, 1, pack);
   }
 }
 
 /* The membrane potential u of a chunk of nb neurons into scratch (rows ld apart), as
- * forward_chunk computes it; state holds nb values. */
-static void SUFFIX(forward_u)(const REAL *restrict cur, int64_t n, REAL *restrict ub, int64_t ld,
-                              REAL *restrict state, int64_t steps, int64_t nb, REAL decay_m,
-                              REAL theta) {
+ * forward_chunk computes it, and a copy of its currents into cb (same rows), which the later
+ * passes read from cache instead of memory; state holds nb values. */
+static void SUFFIX(forward_u)(const REAL *restrict cur, int64_t n, REAL *restrict ub,
+                              REAL *restrict cb, int64_t ld, REAL *restrict state, int64_t steps,
+                              int64_t nb, REAL decay_m, REAL theta) {
   for (int64_t j = 0; j < nb; ++j) state[j] = 0;
   for (int64_t t = 0; t < steps; ++t) {
     const REAL *restrict cur_t = cur + t * n;
-    REAL *restrict u_t = ub + t * ld;
+    REAL *restrict u_t = ub + t * ld, *restrict c_t = cb + t * ld;
     if (t + 1 < steps) SUFFIX(prefetch_row)(cur + (t + 1) * n, nb);
     for (int64_t j = 0; j < nb; ++j) {
       REAL leak = state[j] * decay_m;
       REAL ut = leak + cur_t[j];
+      c_t[j] = cur_t[j];
       REAL st = (REAL)(ut > theta);
       state[j] = ut * ((REAL)1 - st);
       u_t[j] = ut;
@@ -294,26 +296,27 @@ static void SUFFIX(forward_u)(const REAL *restrict cur, int64_t n, REAL *restric
 #define NA_SCRATCH_BUDGET (512 * 1024)
 #endif
 static int64_t SUFFIX(na_width)(int64_t steps) {
-  int64_t w = (int64_t)(NA_SCRATCH_BUDGET / (sizeof(REAL) * 3 * (size_t)steps)) / BLOCK * BLOCK;
+  int64_t w = (int64_t)(NA_SCRATCH_BUDGET / (sizeof(REAL) * 4 * (size_t)steps)) / BLOCK * BLOCK;
   return w < BLOCK ? BLOCK : (w > STREAM_WIDTH ? STREAM_WIDTH : w);
 }
 
 /* The neighbor pass on up to BLOCK busy neurons idx[0, bw) of a chunk (ascending indices into
- * the chunk's columns), writing their results into delta (rows n apart). Consecutive indices
+ * the chunk's columns; its currents, u, E and headroom in scratch rows ld apart), writing
+ * their results into delta (rows n apart). Consecutive indices
  * run in place; others are first gathered into the [T, BLOCK] rows pc, pu, pe, ph (results in
  * po, then scattered), so that a block holds only neurons whose neighbors need simulating:
  * a neighbor stays live while any neuron of its block has not finished it, and most neurons
  * (81-93% in nmnist-cnn's big layers) finish every neighbor at its start. Per neuron the
  * arithmetic is neighbor_pass's either way. Returns neighbor_pass's work. */
 static inline __attribute__((always_inline)) int64_t SUFFIX(busy_block)(
-    const REAL *restrict cur, int64_t n, const REAL *restrict ub, const REAL *restrict eb,
+    const REAL *restrict cb, const REAL *restrict ub, const REAL *restrict eb,
     const REAL *restrict hb, int64_t ld, const int *restrict last, const int *restrict idx,
-    int bw, REAL *restrict delta, REAL *restrict packed, REAL *restrict m, REAL *restrict acc,
+    int bw, REAL *restrict delta, int64_t n, REAL *restrict packed, REAL *restrict m, REAL *restrict acc,
     int *restrict live, int64_t steps, REAL decay_m, REAL inv_tau_s, REAL theta, REAL clip,
     const int mode) {
   if (idx[bw - 1] - idx[0] == bw - 1) {
     const int64_t j0 = idx[0];
-    return SUFFIX(neighbor_pass)(cur + j0, n, ub + j0, eb + j0, ld, hb + j0, ld, last + j0,
+    return SUFFIX(neighbor_pass)(cb + j0, ld, ub + j0, eb + j0, ld, hb + j0, ld, last + j0,
                                  delta + j0, n, m, acc, live, steps, bw, decay_m, inv_tau_s,
                                  theta, clip, mode);
   }
@@ -323,7 +326,7 @@ static inline __attribute__((always_inline)) int64_t SUFFIX(busy_block)(
   int plast[BLOCK];
   for (int i = 0; i < bw; ++i) plast[i] = last[idx[i]];
   for (int64_t t = 0; t < steps; ++t) {
-    const REAL *restrict c_t = cur + t * n, *restrict u_t = ub + t * ld;
+    const REAL *restrict c_t = cb + t * ld, *restrict u_t = ub + t * ld;
     const REAL *restrict e_t = eb + t * ld, *restrict h_t = hb + t * ld;
     const int64_t r = t * BLOCK;
     for (int i = 0; i < bw; ++i) {
@@ -360,13 +363,14 @@ static int64_t SUFFIX(na_chunk)(const REAL *restrict cur, const REAL *restrict g
                                 REAL clip) {
   const int64_t tw = steps * w, tb = steps * BLOCK;
   REAL *restrict ub = scratch, *restrict eb = ub + tw, *restrict hb = eb + tw;
-  REAL *restrict m = hb + tw, *restrict acc = m + tb, *restrict packed = acc + tb;
+  REAL *restrict cb = hb + tw, *restrict m = cb + tw, *restrict acc = m + tb;
+  REAL *restrict packed = acc + tb;
   REAL *restrict state = packed + 5 * tb, *restrict st1 = state + w, *restrict st2 = st1 + w;
   int *restrict last = (int *)(st2 + w), *restrict busy = last + w, *restrict live = busy + w;
-  SUFFIX(forward_u)(cur + n0, n, ub, w, state, steps, nb, decay_m, theta);
+  SUFFIX(forward_u)(cur + n0, n, ub, cb, w, state, steps, nb, decay_m, theta);
   const int pack = steps >= NA_PACK_MIN_STEPS;
 #define NA_SWEEP(mode, pack)                                                                  \
-  SUFFIX(backward_sweep)(cur + n0, g + n0, n, ub, eb, hb, w, delta + n0, last, busy, st1, st2, \
+  SUFFIX(backward_sweep)(cb, g + n0, n, ub, eb, hb, w, delta + n0, last, busy, st1, st2, \
                          steps, nb, decay_m, decay_s, inv_tau_s, theta, clip, mode, pack)
   if (pack) {
     if (official) NA_SWEEP(1, 1); else NA_SWEEP(2, 1);
@@ -381,10 +385,10 @@ static int64_t SUFFIX(na_chunk)(const REAL *restrict cur, const REAL *restrict g
   for (int b0 = 0; b0 < n_busy; b0 += BLOCK) {
     const int bw = n_busy - b0 < BLOCK ? n_busy - b0 : BLOCK;
     if (official)
-      work += SUFFIX(busy_block)(cur + n0, n, ub, eb, hb, w, last, busy + b0, bw, delta + n0,
+      work += SUFFIX(busy_block)(cb, ub, eb, hb, w, last, busy + b0, bw, delta + n0, n,
                                  packed, m, acc, live, steps, decay_m, inv_tau_s, theta, clip, 1);
     else
-      work += SUFFIX(busy_block)(cur + n0, n, ub, eb, hb, w, last, busy + b0, bw, delta + n0,
+      work += SUFFIX(busy_block)(cb, ub, eb, hb, w, last, busy + b0, bw, delta + n0, n,
                                  packed, m, acc, live, steps, decay_m, inv_tau_s, theta, clip, 2);
   }
   return work;
@@ -429,7 +433,7 @@ BNA_EXPORT int SUFFIX(bna_na_backward)(const REAL *cur, const REAL *g, REAL *del
                                        int threads, int64_t *work) {
   const int64_t w = SUFFIX(na_width)(steps);
   const int64_t chunks = (n + w - 1) / w;
-  const size_t reals = (size_t)(3 * steps * w + 7 * steps * BLOCK + 3 * w);
+  const size_t reals = (size_t)(4 * steps * w + 7 * steps * BLOCK + 3 * w);
   const size_t per_thread =
       slice_bytes(sizeof(REAL) * reals + sizeof(int) * (size_t)(2 * w + steps));
   char *scratch = alloc_slices(per_thread, threads);
