@@ -14,6 +14,8 @@ device (:mod:`bna_zoo.data.augment`).
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 from pathlib import Path
 from typing import NoReturn
@@ -179,6 +181,12 @@ class _ImageDataModule(L.LightningDataModule):
             convention holds out the last 10,000 of its 60,000); choose the epoch on them and
             report the test set once. Excludes ``val_fraction``. 0 (default) leaves the
             validation set to ``val_fraction``.
+        crop_padding: random-crop padding in pixels of the training augmentation (shifts in
+            ``[-crop_padding, crop_padding]`` per axis); None keeps the paper's (4), 0 turns
+            the crop off.
+        rotation: largest rotation in degrees of the training augmentation; None keeps the
+            paper's (MNIST 15, Fashion-MNIST 5, CIFAR-10 none), 0 turns it off. Both only
+            matter with ``augment``.
     """
 
     dataset_name: str
@@ -199,6 +207,8 @@ class _ImageDataModule(L.LightningDataModule):
         download: bool = True,
         subset: int | None = None,
         val_size: int = 0,
+        crop_padding: int | None = None,
+        rotation: float | None = None,
     ) -> None:
         super().__init__()
         if not 0.0 <= val_fraction < 1.0:
@@ -210,6 +220,13 @@ class _ImageDataModule(L.LightningDataModule):
                              "a validation set: set one of them to 0")
         if subset is not None and subset < 1:
             raise ValueError(f"subset must be a positive number of samples or None, got {subset}")
+        if crop_padding is not None and (isinstance(crop_padding, bool)
+                                         or not isinstance(crop_padding, int) or crop_padding < 0):
+            raise ValueError(f"crop_padding must be a number of pixels >= 0 (or None for the "
+                             f"paper's), got {crop_padding!r}")
+        if rotation is not None and not 0 <= rotation <= 180:
+            raise ValueError(f"rotation must be in [0, 180] degrees (or None for the paper's), "
+                             f"got {rotation!r}")
         if batch_size < 1 or num_workers < 0:
             raise ValueError(
                 f"need batch_size >= 1 and num_workers >= 0, got {batch_size} and {num_workers}"
@@ -218,6 +235,7 @@ class _ImageDataModule(L.LightningDataModule):
         self.data_dir, self.batch_size, self.num_workers = data_dir, batch_size, num_workers
         self.val_fraction, self.seed, self.augment = val_fraction, seed, augment
         self.download, self.subset, self.val_size = download, subset, val_size
+        self.crop_padding, self.rotation = crop_padding, rotation
         self.train_set: ArrayImageDataset | None = None
         self.val_set: ArrayImageDataset | None = None
         self.test_set: ArrayImageDataset | None = None
@@ -247,6 +265,18 @@ class _ImageDataModule(L.LightningDataModule):
     def augmentation(self) -> BatchAugment:
         """The paper's training augmentation (docs/na.md §8), applied to batches by the dataset."""
         raise NotImplementedError
+
+    def training_augmentation(self) -> BatchAugment | None:
+        """What training batches get: the paper's augmentation with ``crop_padding`` and
+        ``rotation`` where given, or None without ``augment``."""
+        if not self.augment:
+            return None
+        paper, changes = self.augmentation(), {}
+        if self.crop_padding is not None:
+            changes["padding"] = self.crop_padding
+        if self.rotation is not None:
+            changes["degrees"] = float(self.rotation)
+        return dataclasses.replace(paper, **changes)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         """Augment and normalise raw training batches on the device they now live on."""
@@ -337,7 +367,7 @@ class _ImageDataModule(L.LightningDataModule):
         else:
             train_idx, val_idx = seeded_split(len(train_images), self.val_fraction, self.seed)
             self.val_set = ArrayImageDataset(train_images, train_labels, *stats, None, val_idx)
-        augment = self.augmentation() if self.augment else None
+        augment = self.training_augmentation()
         self.train_set = ArrayImageDataset(
             train_images, train_labels, *stats, augment, train_idx, seed=self.seed
         )
@@ -436,10 +466,12 @@ class MNISTDataModule(_IDXDataModule):
         subset: int | None = None,
         shipped_digits: bool = False,
         val_size: int = 0,
+        crop_padding: int | None = None,
+        rotation: float | None = None,
     ) -> None:
         super().__init__(
             data_dir, batch_size, num_workers, val_fraction, seed, augment, download, subset,
-            val_size,
+            val_size, crop_padding, rotation,
         )
         self.shipped_digits = shipped_digits
 
@@ -511,10 +543,12 @@ class FashionMNISTDataModule(_IDXDataModule):
         subset: int | None = None,
         system_dir: str | None = DEBIAN_FASHION_MNIST_DIR,
         val_size: int = 0,
+        crop_padding: int | None = None,
+        rotation: float | None = None,
     ) -> None:
         super().__init__(
             data_dir, batch_size, num_workers, val_fraction, seed, augment, download, subset,
-            val_size,
+            val_size, crop_padding, rotation,
         )
         self.system_dir = system_dir
 

@@ -98,6 +98,35 @@ def test_train_augmentation_matches_spec_section_3(cls, expected, image_dir):
 
 
 @pytest.mark.parametrize("cls", MODULES, ids=IDS)
+def test_crop_padding_and_rotation_replace_only_those_of_the_papers_augmentation(cls, image_dir):
+    data_dir, _ = image_dir(cls.__name__)
+    paper = cls().augmentation()
+    dm = make(cls, data_dir, augment=True, crop_padding=2, rotation=7.5)
+    assert dm.train_set.augment == BatchAugment(**{**vars(paper), "padding": 2, "degrees": 7.5})
+    assert make(cls, data_dir, augment=True, crop_padding=None).train_set.augment == paper
+    assert make(cls, data_dir, augment=False, crop_padding=2).train_set.augment is None
+
+
+def test_crop_padding_and_rotation_zero_train_mnist_on_normalised_pixels(image_dir):
+    """MNIST's augmentation is crop and rotation only: both off leave the pixels untouched."""
+    data_dir, arrays = image_dir(MNISTDataModule.__name__)
+    dm = make(MNISTDataModule, data_dir, augment=True, crop_padding=0, rotation=0)
+    expected = normalised(arrays["train"][0], dm)
+    torch.testing.assert_close(all_x(dm.train_set), expected, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [({"crop_padding": -1}, "crop_padding"), ({"crop_padding": 1.5}, "crop_padding"),
+     ({"crop_padding": True}, "crop_padding"), ({"rotation": -3}, "rotation"),
+     ({"rotation": 270}, "rotation")],
+)
+def test_bad_augmentation_sizes_are_refused_by_name(kwargs, named):
+    with pytest.raises(ValueError, match=named):
+        MNISTDataModule(**kwargs)
+
+
+@pytest.mark.parametrize("cls", MODULES, ids=IDS)
 def test_augment_false_trains_on_normalised_pixels(cls, image_dir):
     data_dir, arrays = image_dir(cls.__name__)
     dm = make(cls, data_dir, augment=False)
