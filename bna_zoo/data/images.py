@@ -15,7 +15,6 @@ device (:mod:`bna_zoo.data.augment`).
 from __future__ import annotations
 
 import dataclasses
-
 import logging
 from pathlib import Path
 from typing import NoReturn
