@@ -1,9 +1,10 @@
 /* Type-generic body of the NA kernels (neighbor pass, fused NA backward); included by cpu_lif.c
  * once per precision after cpu_lif_impl.h, with REAL and SUFFIX(name) defined.
  *
- * Work unit: a block of BLOCK contiguous neurons. Its O(T) rows live in per-thread scratch,
- * [T, BLOCK] each (row t of array x at x + t * BLOCK), so the block reads cur and g from memory
- * once and writes its result once, and the neighbor loops are unit stride. Rounding is the
+ * Work units: the O(T) passes stream chunks of ~1,000-4,000 neurons through per-thread scratch
+ * ([T, width] rows); the O(T^2) neighbor pass runs on blocks of BLOCK neurons, from T =
+ * NA_PACK_MIN_STEPS on only the neurons that need it, packed together (busy_block), so the
+ * neighbor loops are unit stride. Rounding is the
  * torch path's (see cpu_lif_impl.h): every expression below is written as the unfused path
  * computes it, so the fused backward equals forward + reverse filters + neighbor pass +
  * na_weighting bit for bit.
