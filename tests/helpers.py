@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import lightning as L
+import pytest
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
@@ -76,3 +77,19 @@ def check_rows(rows: list[Row], at_least: int) -> None:
     assert len(names) == len(set(names)), "row descriptions are test ids: keep them unique"
     assert len(rows) >= at_least
     assert all(re.compile(r.match) for r in rows)
+
+
+def sweep_tests(rows: list[Row], at_least: int) -> tuple[Callable, Callable]:
+    """The two tests of a sweep file, bound there by name (pytest collects them from it): every
+    row raises its error with its message, and :func:`check_rows` holds."""
+
+    @pytest.mark.parametrize("row", rows, ids=[r.what for r in rows])
+    def test_bad_input_raises_an_error_that_names_the_problem(row: Row, tmp_path: Path) -> None:
+        with pytest.raises(row.error, match=row.match):
+            row.call(tmp_path)
+
+    def test_sweep_rows_are_unique_and_their_patterns_compile() -> None:
+        check_rows(rows, at_least)
+
+    return (test_bad_input_raises_an_error_that_names_the_problem,
+            test_sweep_rows_are_unique_and_their_patterns_compile)

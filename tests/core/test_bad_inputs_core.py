@@ -8,13 +8,10 @@ wrong result or a hang before #12. (The other packages' rows sit beside their te
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 import torch
 
 from bna_zoo.core import na_lif
-from tests.helpers import Row, check_rows
+from tests.helpers import Row, sweep_tests
 
 INF, NAN = float("inf"), float("nan")
 
@@ -78,11 +75,5 @@ ROWS = [
 ]
 
 
-@pytest.mark.parametrize("row", ROWS, ids=[r.what for r in ROWS])
-def test_bad_input_raises_an_error_that_names_the_problem(row: Row, tmp_path: Path) -> None:
-    with pytest.raises(row.error, match=row.match):
-        row.call(tmp_path)
-
-
-def test_sweep_rows_are_unique_and_their_patterns_compile() -> None:
-    check_rows(ROWS, at_least=23)
+(test_bad_input_raises_an_error_that_names_the_problem,
+ test_sweep_rows_are_unique_and_their_patterns_compile) = sweep_tests(ROWS, at_least=23)

@@ -20,7 +20,7 @@ from bna_zoo.data.emulate import SaccadeSensor, emulate_batch, emulate_dataset, 
 from bna_zoo.data.events import DVSGestureDataModule, NMNISTDataModule
 from bna_zoo.data.images import MNISTDataModule
 from bna_zoo.data.nmnist_io import EVENT_DTYPE, CorruptEventFileError
-from tests.helpers import Row, check_rows
+from tests.helpers import Row, sweep_tests
 
 INF, NAN = float("inf"), float("nan")
 
@@ -205,14 +205,8 @@ ROWS = [
 ]
 
 
-@pytest.mark.parametrize("row", ROWS, ids=[r.what for r in ROWS])
-def test_bad_input_raises_an_error_that_names_the_problem(row: Row, tmp_path: Path) -> None:
-    with pytest.raises(row.error, match=row.match):
-        row.call(tmp_path)
-
-
-def test_sweep_rows_are_unique_and_their_patterns_compile() -> None:
-    check_rows(ROWS, at_least=57)
+(test_bad_input_raises_an_error_that_names_the_problem,
+ test_sweep_rows_are_unique_and_their_patterns_compile) = sweep_tests(ROWS, at_least=57)
 
 
 def test_failed_split_write_leaves_nothing_behind(tmp_path: Path) -> None:

@@ -8,8 +8,6 @@ wrong result or a hang before #12. (The other packages' rows sit beside their te
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -17,7 +15,7 @@ import torch
 from bna_zoo.bna_model import BNAModel
 from bna_zoo.models import SpikingNetwork, parse_arch
 from bna_zoo.nn import NeuronConfig
-from tests.helpers import Row, check_rows
+from tests.helpers import Row, sweep_tests
 
 INF, NAN = float("inf"), float("nan")
 
@@ -118,14 +116,8 @@ ROWS = [
 ]
 
 
-@pytest.mark.parametrize("row", ROWS, ids=[r.what for r in ROWS])
-def test_bad_input_raises_an_error_that_names_the_problem(row: Row, tmp_path: Path) -> None:
-    with pytest.raises(row.error, match=row.match):
-        row.call(tmp_path)
-
-
-def test_sweep_rows_are_unique_and_their_patterns_compile() -> None:
-    check_rows(ROWS, at_least=39)
+(test_bad_input_raises_an_error_that_names_the_problem,
+ test_sweep_rows_are_unique_and_their_patterns_compile) = sweep_tests(ROWS, at_least=39)
 
 
 @pytest.mark.parametrize("arch", ["P1-10", "4C3p1-D0-10", "4C3-D.5-10", "4C3p0-P2-D0.2-10"])
