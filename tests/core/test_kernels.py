@@ -427,6 +427,25 @@ def test_fused_na_backward_equals_unfused_composition(
         _assert_close_scaled(fused, torch_path, rtol=rtol)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_packed_na_backward_over_several_chunks_equals_the_unfused_composition(
+    c_kernels, dtype: torch.dtype
+) -> None:
+    """T=30 over more neurons than three chunks hold (chunks of 512-1,024 at T=30): busy neurons
+    are packed per chunk, and the result is still the unfused one, with less neighbor work."""
+    _mode("c")
+    p, steps, n = PARAMS[0], 30, 3 * 1024 + 77
+    current = _currents(steps, n, seed=11, dtype=dtype)
+    current[:, 2::5] -= 1.5  # mostly silent neurons, so that busy and idle ones interleave
+    grad = torch.randn(steps, n, generator=torch.Generator().manual_seed(12), dtype=dtype)
+    fused, fused_work = cpu_kernel.na_backward_c_with_work(current, grad, p, True, OFFICIAL_CLIP)
+    assert torch.equal(fused, _na_unfused(current, grad, p, "official", clip=OFFICIAL_CLIP))
+    u, s, _ = lif_forward(current, p)
+    big_e = reverse_filter(reverse_filter(grad, p.decay_s), p.decay_s)
+    _, work = cpu_kernel.neighbor_loss_change_c_with_work(current, u, s, big_e, p)
+    assert 0 < fused_work < work
+
+
 @pytest.mark.parametrize(("steps", "n"), [(1, 130), (5, 130), (30, 131)])
 @pytest.mark.parametrize("variant", ["official", "paper"])
 def test_fused_na_backward_matches_reference_loops_in_float64(
