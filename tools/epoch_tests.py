@@ -23,7 +23,7 @@ from bna_zoo.bna_model import BNAModel
 from bna_zoo.cli.zoo_commands import datamodule_for_entry, evaluate
 
 #: the epoch and validation accuracy in the per-epoch checkpoints' names
-_NAME = re.compile(r"epoch=(\d+)-val_acc=([0-9.]+)")
+_NAME = re.compile(r"epoch=(\d+)-val_acc=(\d+\.\d+)")
 
 
 def main() -> None:
