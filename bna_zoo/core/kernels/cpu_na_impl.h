@@ -303,18 +303,18 @@ static int64_t SUFFIX(na_width)(int64_t steps) {
 
 /* The neighbor pass on up to BLOCK busy neurons idx[0, bw) of a chunk (ascending indices into
  * the chunk's columns; its currents, u, E and headroom in scratch rows ld apart), writing
- * their results into delta (rows n apart). Consecutive indices
- * run in place; others are first gathered into the [T, BLOCK] rows pc, pu, pe, ph (results in
- * po, then scattered), so that a block holds only neurons whose neighbors need simulating:
+ * their results into delta (rows n apart). Consecutive indices run in place; others are first
+ * gathered into the [T, BLOCK] rows pc, pu, pe, ph (results in po, then scattered), so that a
+ * block holds only neurons whose neighbors need simulating:
  * a neighbor stays live while any neuron of its block has not finished it, and most neurons
  * (81-93% in nmnist-cnn's big layers) finish every neighbor at its start. Per neuron the
  * arithmetic is neighbor_pass's either way. Returns neighbor_pass's work. */
 static inline __attribute__((always_inline)) int64_t SUFFIX(busy_block)(
     const REAL *restrict cb, const REAL *restrict ub, const REAL *restrict eb,
     const REAL *restrict hb, int64_t ld, const int *restrict last, const int *restrict idx,
-    int bw, REAL *restrict delta, int64_t n, REAL *restrict packed, REAL *restrict m, REAL *restrict acc,
-    int *restrict live, int64_t steps, REAL decay_m, REAL inv_tau_s, REAL theta, REAL clip,
-    const int mode) {
+    int bw, REAL *restrict delta, int64_t n, REAL *restrict packed, REAL *restrict m,
+    REAL *restrict acc, int *restrict live, int64_t steps, REAL decay_m, REAL inv_tau_s,
+    REAL theta, REAL clip, const int mode) {
   if (idx[bw - 1] - idx[0] == bw - 1) {
     const int64_t j0 = idx[0];
     return SUFFIX(neighbor_pass)(cb + j0, ld, ub + j0, eb + j0, ld, hb + j0, ld, last + j0,
@@ -370,7 +370,7 @@ static int64_t SUFFIX(na_chunk)(const REAL *restrict cur, const REAL *restrict g
   int *restrict last = (int *)(st2 + w), *restrict busy = last + w, *restrict live = busy + w;
   SUFFIX(forward_u)(cur + n0, n, ub, cb, w, state, steps, nb, decay_m, theta);
   const int pack = steps >= NA_PACK_MIN_STEPS;
-#define NA_SWEEP(mode, pack)                                                                  \
+#define NA_SWEEP(mode, pack)                                                              \
   SUFFIX(backward_sweep)(cb, g + n0, n, ub, eb, hb, w, delta + n0, last, busy, st1, st2, \
                          steps, nb, decay_m, decay_s, inv_tau_s, theta, clip, mode, pack)
   if (pack) {
