@@ -56,6 +56,31 @@ static inline __attribute__((always_inline)) REAL SUFFIX(emit)(REAL o, REAL u, R
   return mode == 0 ? o : SUFFIX(weight_of)(u, theta, clip, mode == 1) * o;
 }
 
+/* Neighbor t of a neuron at its start (its flipped step is t itself): the original's spike st
+ * and post-step state mo at t; below, the exit bound of test (b) (the larger of mo and the
+ * headroom h if the original fires no more after t, else -inf); the neighbor's start state and
+ * ΔL so far (a0); what neighbor_pass writes if it finishes at once (out); and whether it does
+ * not (fresh). The one definition the neighbor pass and the backward sweep's busy test share,
+ * so that both decide alike. `mode` as in emit, a constant at each call site. */
+struct SUFFIX(start) {
+  REAL st, mo, below, state, a0, out;
+  int fresh;
+};
+static inline __attribute__((always_inline)) struct SUFFIX(start) SUFFIX(neighbor_start)(
+    REAL u, REAL e, REAL h, int silent_after, REAL theta, REAL inv_tau_s, REAL clip,
+    const int mode) {
+  struct SUFFIX(start) r;
+  r.st = (REAL)(u > theta);
+  r.mo = u * ((REAL)1 - r.st);
+  REAL safe = r.mo > h ? r.mo : h;
+  r.below = silent_after ? safe : -(REAL)INFINITY;
+  r.state = theta * r.st;
+  r.a0 = e * ((REAL)1 - (REAL)2 * r.st);
+  r.out = SUFFIX(emit)(r.a0 * inv_tau_s, u, theta, clip, mode);
+  r.fresh = !((r.state == r.mo) | (r.state <= r.below));
+  return r;
+}
+
 /* The NA neighbor pass on one block: out[k, j] = ΔL[k, j] (or weighted, see emit).
  *
  * Neighbor k starts from the post-step state theta * s[k] (spike removed: no reset; spike
@@ -103,20 +128,16 @@ static inline __attribute__((always_inline)) int64_t SUFFIX(neighbor_pass)(
     REAL *restrict mt = m + t * BLOCK, *restrict at = acc + t * BLOCK, *restrict o_t = out + t * ldo;
     const int tt = (int)t;
     int fresh = 0;
-    for (int j = 0; j < nb; ++j) { /* start neighbor t (its flipped step is t itself) */
-      REAL st = (REAL)(u_t[j] > theta);
-      REAL mo_j = u_t[j] * ((REAL)1 - st);
-      REAL safe = mo_j > h_t[j] ? mo_j : h_t[j];
-      REAL bl = tt >= last[j] ? safe : -(REAL)INFINITY;
-      sj[j] = st;
-      mo[j] = mo_j;
-      below[j] = bl;
-      REAL state = theta * st;
-      REAL a0 = e_t[j] * ((REAL)1 - (REAL)2 * st);
-      mt[j] = state;
-      at[j] = a0;
-      o_t[j] = SUFFIX(emit)(a0 * inv_tau_s, u_t[j], theta, clip, mode);
-      fresh |= !((state == mo_j) | (state <= bl));
+    for (int j = 0; j < nb; ++j) { /* start neighbor t */
+      struct SUFFIX(start) r = SUFFIX(neighbor_start)(u_t[j], e_t[j], h_t[j], tt >= last[j],
+                                                      theta, inv_tau_s, clip, mode);
+      sj[j] = r.st;
+      mo[j] = r.mo;
+      below[j] = r.below;
+      mt[j] = r.state;
+      at[j] = r.a0;
+      o_t[j] = r.out;
+      fresh |= r.fresh;
     }
     int kept = 0;
     for (int i = 0; i < n_live; ++i) { /* step the older live neighbors */
@@ -197,10 +218,9 @@ static inline void SUFFIX(prefetch_row)(const REAL *x, int64_t nb) {
  * paper), `has_next` (t < T - 1: the headroom reads row t + 1) and `pack` are constants at
  * each call site, so the loop has no branch and no masked load.
  *
- * Neighbor t finishes at its start exactly when neighbor_pass's test holds for its start
- * state theta * s[t]; `last[j] < 0` before this row's update says the original fires no more
- * after t, which is neighbor_pass's t >= last[j]. A neuron none of whose neighbors is busy
- * needs no simulation: its d is final. */
+ * Both decide with neighbor_start; `last[j] < 0` before this row's update says the original
+ * fires no more after t, which is neighbor_pass's t >= last[j]. A neuron none of whose
+ * neighbors is busy needs no simulation: its d is final. */
 static inline __attribute__((always_inline)) void SUFFIX(sweep_row)(
     const REAL *restrict cur_next, const REAL *restrict g_t, const REAL *restrict u_t,
     REAL *restrict e_t, REAL *restrict h_t, const REAL *restrict h_next, REAL *restrict d_t,
@@ -223,14 +243,10 @@ static inline __attribute__((always_inline)) void SUFFIX(sweep_row)(
                       : (REAL)INFINITY;
     h_t[j] = h;
     if (pack) { /* neighbor t's start, as neighbor_pass computes it */
-      REAL st = (REAL)(u_t[j] > theta);
-      REAL mo = u_t[j] * ((REAL)1 - st);
-      REAL safe = mo > h ? mo : h;
-      REAL bl = last[j] < 0 ? safe : -(REAL)INFINITY;
-      REAL state = theta * st;
-      REAL a0 = e * ((REAL)1 - (REAL)2 * st);
-      d_t[j] = SUFFIX(emit)(a0 * inv_tau_s, u_t[j], theta, clip, mode);
-      busy[j] |= !((state == mo) | (state <= bl));
+      struct SUFFIX(start) r = SUFFIX(neighbor_start)(u_t[j], e, h, last[j] < 0, theta,
+                                                      inv_tau_s, clip, mode);
+      d_t[j] = r.out;
+      busy[j] |= r.fresh;
     }
     last[j] = last[j] < 0 && u_t[j] > theta ? t : last[j];
   }
