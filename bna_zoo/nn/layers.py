@@ -15,12 +15,12 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..core import psc_filter
 from ..core.lif import all_finite
 from .neuron import Neuron, NeuronConfig
+from .pool import sum_pool2d
 
 
 def _check_rank(x: torch.Tensor, rank: int, layout: str, layer: str) -> None:
@@ -165,8 +165,9 @@ class SumPool2d(_TimeMajor):
         t, b = x.shape[:2]
         k = self.kernel_size
         # the window sum (divisor 1) times the scale, one multiply on the pooled output; for
-        # k = 2 (every zoo net) bit for bit avg * (k*k*scale), as /4 and *4 are exact
-        y = F.avg_pool2d(x.reshape(t * b, *x.shape[2:]), k, divisor_override=1) * self.scale
+        # k = 2 (every zoo net) bit for bit avg * (k*k*scale), as /4 and *4 are exact. One C
+        # pass each way on CPU (nn/pool.py), the same bits.
+        y = sum_pool2d(x.reshape(t * b, *x.shape[2:]), k, self.scale)
         return y.view(t, b, *y.shape[1:])
 
     def extra_repr(self) -> str:

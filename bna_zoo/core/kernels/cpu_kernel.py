@@ -1,6 +1,6 @@
 """Fused C kernels for CPU tensors: compiled on first use, loaded with ctypes.
 
-The C source (``cpu_lif.c`` + ``cpu_lif_impl.h`` + ``cpu_na_impl.h``) is built with the system C
+The C source (``cpu_lif.c`` and the ``cpu_*_impl.h`` it includes) is built with the system C
 compiler into a shared library in a per-user cache, keyed by the sha256 of source, compiler and
 flags, and then reused by every process. Only ``torch`` and the standard library are needed;
 nothing is built at install time. When no compiler works, a warning is logged once and every
@@ -48,8 +48,9 @@ if TYPE_CHECKING:  # annotations only: the kernels never import lif at run time 
 log = logging.getLogger(__name__)
 
 _HERE = Path(__file__).resolve().parent
-_SOURCES = (_HERE / "cpu_lif.c", _HERE / "cpu_lif_impl.h", _HERE / "cpu_na_impl.h")
-_ABI_VERSION = 9
+_SOURCES = (_HERE / "cpu_lif.c", _HERE / "cpu_lif_impl.h", _HERE / "cpu_na_impl.h",
+            _HERE / "cpu_pool_impl.h")
+_ABI_VERSION = 10
 # -ffp-contract=off: no fused multiply-add, so every update rounds as the torch ops do.
 # -fno-trapping-math: lets GCC if-convert the threshold compares (it changes no values).
 _BASE_FLAGS = ["-O3", "-ftree-vectorize", "-ffp-contract=off", "-fno-trapping-math", "-fPIC"]
@@ -175,6 +176,10 @@ def _declare(lib: ctypes.CDLL) -> None:
         nab = getattr(lib, f"bna_na_backward_{suffix}")
         nab.argtypes = [p, p, p, i64, i64, r, r, r, r, i32, r, i32, ctypes.POINTER(i64)]
         nab.restype = i32
+        for direction in ("forward", "backward"):
+            pool = getattr(lib, f"bna_sum_pool_{direction}_{suffix}")
+            pool.argtypes = [p, p, i64, i64, i64, i64, r, i32]
+            pool.restype = i32
 
 
 @functools.cache
@@ -377,3 +382,34 @@ def na_backward_c_with_work(
     status = fn(_ptr(x), _ptr(g), _ptr(delta), steps, n, p.decay_m, p.decay_s, 1.0 / p.tau_s,
                 p.theta, int(official), clip, _threads(), ctypes.byref(work))  # fmt: skip
     return (delta if status == 0 else None), work.value
+
+
+def sum_pool_forward_c(x: torch.Tensor, k: int, scale: float) -> torch.Tensor:
+    """``F.avg_pool2d(x, k, divisor_override=1) * scale``, bit for bit, in one pass.
+
+    Args:
+        x: ``[..., H, W]`` CPU float32/float64 (made contiguous).
+        k: window and stride.
+        scale: the factor on every window sum.
+
+    Returns:
+        ``[..., H // k, W // k]``.
+    """
+    lib = load_library()
+    x = x.detach().contiguous()
+    h, w = x.shape[-2:]
+    y = x.new_empty((*x.shape[:-2], h // k, w // k))
+    fn = getattr(lib, f"bna_sum_pool_forward_{_SUFFIX[x.dtype]}")
+    fn(_ptr(x), _ptr(y), x.numel() // max(1, h * w), h, w, k, scale, _threads())
+    return y
+
+
+def sum_pool_backward_c(gy: torch.Tensor, h: int, w: int, k: int, scale: float) -> torch.Tensor:
+    """The gradient of :func:`sum_pool_forward_c` with respect to its ``[..., h, w]`` input, as
+    autograd computes it for the composition (bit for bit); ``gy`` ``[..., h // k, w // k]``."""
+    lib = load_library()
+    gy = gy.detach().contiguous()
+    gx = gy.new_empty((*gy.shape[:-2], h, w))
+    fn = getattr(lib, f"bna_sum_pool_backward_{_SUFFIX[gy.dtype]}")
+    fn(_ptr(gy), _ptr(gx), gx.numel() // max(1, h * w), h, w, k, scale, _threads())
+    return gx

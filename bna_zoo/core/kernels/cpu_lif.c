@@ -12,9 +12,12 @@
  *   bna_reverse_filter(g, e, T, N, decay, threads)
  *   bna_na_backward(cur, g, delta, T, N, decay_m, decay_s, 1/tau_s, theta, official, clip,
  *                   threads, work)
+ *   bna_sum_pool_forward(x, y, planes, H, W, k, scale, threads)   (x [planes, H, W])
+ *   bna_sum_pool_backward(gy, gx, planes, H, W, k, scale, threads)
  *
  * The semantics are those of lif.py, kernels/torch_kernel.py, na.py and surrogate.py; see
- * cpu_lif_impl.h (LIF, filters, surrogate) and cpu_na_impl.h (NA) for the loops.
+ * cpu_lif_impl.h (LIF, filters, surrogate), cpu_na_impl.h (NA) and cpu_pool_impl.h (the sum
+ * pooling of bna_zoo.nn.SumPool2d) for the loops.
  */
 
 #include <float.h>
@@ -97,7 +100,7 @@ static int64_t scratch_width(int64_t steps, size_t real_size) {
 }
 
 /* Lets cpu_kernel.py check that the library it loaded is the one it expects. */
-BNA_EXPORT int bna_abi_version(void) { return 9; }
+BNA_EXPORT int bna_abi_version(void) { return 10; }
 
 /* Neurons per block, for tests that count the early exit's work. */
 BNA_EXPORT int bna_block_size(void) { return BLOCK; }
@@ -110,6 +113,7 @@ BNA_EXPORT int bna_na_pack_min_steps(void) { return NA_PACK_MIN_STEPS; }
 #define SUFFIX(name) name##_f32
 #include "cpu_lif_impl.h"
 #include "cpu_na_impl.h"
+#include "cpu_pool_impl.h"
 #undef REAL
 #undef SUFFIX
 
@@ -117,5 +121,6 @@ BNA_EXPORT int bna_na_pack_min_steps(void) { return NA_PACK_MIN_STEPS; }
 #define SUFFIX(name) name##_f64
 #include "cpu_lif_impl.h"
 #include "cpu_na_impl.h"
+#include "cpu_pool_impl.h"
 #undef REAL
 #undef SUFFIX
