@@ -34,6 +34,11 @@ from bna_zoo.core.kernels.backend import use_backend
 from bna_zoo.core.lif import LIFParams, lif_forward, reverse_filter
 from bna_zoo.core.na import NALIF
 from bna_zoo.core.surrogate import SurrogateLIF
+from bna_zoo.cpu_memory import keep_freed_memory  # noqa: E402
+
+# glibc keeps freed memory mapped, as the CLI sets it (bna_zoo/cpu_memory.py);
+# BNA_ZOO_KEEP_MEMORY=0 in the environment times without (every implementation alike)
+KEPT_MEMORY = keep_freed_memory()
 
 SHAPES = {
     "T30 32x12x32x32": (30, 32 * 12 * 32 * 32),

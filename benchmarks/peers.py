@@ -79,6 +79,12 @@ from peer_nets import (  # noqa: E402
     StepLoopNet,
 )
 
+from bna_zoo.cpu_memory import keep_freed_memory  # noqa: E402
+
+# glibc keeps freed memory mapped, as the CLI sets it (bna_zoo/cpu_memory.py);
+# BNA_ZOO_KEEP_MEMORY=0 in the environment times without (every implementation alike)
+KEPT_MEMORY = keep_freed_memory()
+
 #: The registry nets timed by default and their batch sizes (those of train_step.py).
 BATCH = {"nmnist-cnn": 32, "fashionmnist-mlp": 64, "fashionmnist-cnn": 50, "mnist-cnn": 64,
          "dvsgesture-cnn": 16, "cifar10-cnn": 50}
@@ -556,7 +562,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"device {args.device}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
           f"NA kernel {active_kernel(args.device)}, snnTorch {available[SNNTORCH]}, "
           f"SpikingJelly {available[SPIKINGJELLY]}; {args.steps} timed rounds (median), "
-          f"{args.warmup} warmup; THP_MEM_ALLOC_ENABLE={os.environ['THP_MEM_ALLOC_ENABLE']}")
+          f"{args.warmup} warmup; THP_MEM_ALLOC_ENABLE={os.environ['THP_MEM_ALLOC_ENABLE']}; "
+          f"freed memory kept {KEPT_MEMORY}")
     print(f"load average at start: {' '.join(f'{v:.2f}' for v in load_start)} (1, 5, 15 min)\n",
           flush=True)
     results = []

@@ -44,6 +44,12 @@ from bna_zoo.nn import build_loss
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # run as a script or imported
 from flops import Bound, fmt, format_ops, measure_bound, trace_layers  # noqa: E402
 
+from bna_zoo.cpu_memory import keep_freed_memory  # noqa: E402
+
+# glibc keeps freed memory mapped, as the CLI sets it (bna_zoo/cpu_memory.py);
+# BNA_ZOO_KEEP_MEMORY=0 in the environment times without (every implementation alike)
+KEPT_MEMORY = keep_freed_memory()
+
 BATCH = {"mnist-cnn": 64, "nmnist-cnn": 32, "fashionmnist-mlp": 64, "fashionmnist-cnn": 50,
          "cifar10-cnn": 50, "dvsgesture-cnn": 16}
 
@@ -227,6 +233,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"device {args.device}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
           f"NA kernel: {active_kernel()}, {args.steps} timed steps (median), "
           f"THP_MEM_ALLOC_ENABLE={os.environ['THP_MEM_ALLOC_ENABLE']}, "
+          f"freed memory kept {KEPT_MEMORY}, "
           f"load {' '.join(f'{v:.2f}' for v in os.getloadavg())}\n")
     cols = "| model | T | batch | NA ms/step | surrogate ms/step | NA/surrogate | NA saved MB | " \
            "surrogate saved MB |"

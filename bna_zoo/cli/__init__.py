@@ -20,9 +20,13 @@ import os
 import sys
 import warnings
 
+from ..cpu_memory import keep_freed_memory
+
 # Large activations are freshly page-faulted on every allocation without transparent huge pages
 # (~35 ms per 47 MB tensor on CPU); torch reads this only at import, so set it first.
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+# and freed activations stay mapped for the next step (bna_zoo/cpu_memory.py; glibc only)
+keep_freed_memory()
 
 LIGHTNING_COMMANDS = {
     "fit": "train a model (then test its best checkpoint)",
