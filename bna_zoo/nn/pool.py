@@ -31,7 +31,9 @@ def sum_pool2d(x: torch.Tensor, k: int, scale: float) -> torch.Tensor:
     """
     # resolve() on a detached view: it answers "torch" for tensors that need a graph, which is
     # what autograd Functions see inside forward, not here
-    if x.dim() == 4 and resolve(None, x.detach()) == "c":
+    # (a window larger than the input: the composition raises torch's own error)
+    fits = x.dim() == 4 and min(x.shape[-2:]) >= k
+    if fits and resolve(None, x.detach()) == "c":
         return _SumPool.apply(x, k, scale)
     return F.avg_pool2d(x, k, divisor_override=1) * scale
 

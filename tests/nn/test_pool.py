@@ -87,3 +87,8 @@ def test_sum_pool_layer_time_major_output_is_the_composition(c_kernels) -> None:
     y = SumPool2d(2, 1.1).forward_time_major(x)
     ref = _composition(x.reshape(15, 4, 12, 12), 2, 1.1).view(5, 3, 4, 6, 6)
     assert torch.equal(y, ref)
+
+
+def test_sum_pool_window_larger_than_input_raises_torchs_error(c_kernels) -> None:
+    with pytest.raises(RuntimeError, match="too small"):
+        sum_pool2d(torch.rand(1, 1, 3, 3), 4, 1.1)
