@@ -30,8 +30,8 @@ def sum_pool2d(x: torch.Tensor, k: int, scale: float) -> torch.Tensor:
         ``F.avg_pool2d(x, k, divisor_override=1) * scale``, with the same gradient.
     """
     # resolve() on a detached view: it answers "torch" for tensors that need a graph, which is
-    # what autograd Functions see inside forward, not here
-    # (a window larger than the input: the composition raises torch's own error)
+    # what autograd Functions see inside forward, not here. A window larger than the input
+    # goes to the composition, which raises torch's own error.
     fits = x.dim() == 4 and min(x.shape[-2:]) >= k
     if fits and resolve(None, x.detach()) == "c":
         return _SumPool.apply(x, k, scale)
