@@ -92,3 +92,27 @@ def test_sum_pool_layer_time_major_output_is_the_composition(c_kernels) -> None:
 def test_sum_pool_window_larger_than_input_raises_torchs_error(c_kernels) -> None:
     with pytest.raises(RuntimeError, match="too small"):
         sum_pool2d(torch.rand(1, 1, 3, 3), 4, 1.1)
+
+
+def test_network_gradients_with_c_pooling_equal_those_with_the_composition(
+    c_kernels, monkeypatch
+) -> None:
+    """A whole registry CNN, NA backward and rescale included: every parameter's gradient is the
+    same bits whichever way its two pooling layers run."""
+    from bna_zoo.models import create_model
+    from bna_zoo.nn import layers
+
+    gen = torch.Generator().manual_seed(3)
+    x = torch.rand(2, 1, 28, 28, generator=gen)
+
+    def grads() -> list[torch.Tensor]:
+        torch.manual_seed(0)
+        net = create_model("mnist-cnn")
+        net(x).sum().backward()
+        return [p.grad for p in net.parameters()]
+
+    with_c = grads()
+    monkeypatch.setattr(layers, "sum_pool2d", lambda t, k, s: _composition(t, k, s))
+    composed = grads()
+    assert any(g.abs().sum() > 0 for g in with_c)
+    assert all(torch.equal(a, b) for a, b in zip(with_c, composed, strict=True))
