@@ -38,7 +38,7 @@ from bna_zoo.cpu_memory import keep_freed_memory  # noqa: E402
 
 # glibc keeps freed memory mapped, as the CLI sets it (bna_zoo/cpu_memory.py);
 # BNA_ZOO_KEEP_MEMORY=0 in the environment times without (every implementation alike)
-KEPT_MEMORY = keep_freed_memory()
+keep_freed_memory()
 
 SHAPES = {
     "T30 32x12x32x32": (30, 32 * 12 * 32 * 32),

@@ -37,12 +37,10 @@ from train_step import BATCH, make_step  # noqa: E402
 
 from bna_zoo import BNAModel  # noqa: E402
 from bna_zoo.cli.zoo_commands import datamodule_for_entry  # noqa: E402
-from bna_zoo.cpu_memory import keep_freed_memory  # noqa: E402
 from bna_zoo.models import get_entry, list_models  # noqa: E402
 
-# glibc keeps freed memory mapped, as the CLI sets it (bna_zoo/cpu_memory.py);
-# BNA_ZOO_KEEP_MEMORY=0 in the environment times without (every implementation alike)
-KEPT_MEMORY = keep_freed_memory()
+# glibc keeps freed memory mapped as the CLI does: importing train_step (and bna_zoo.cli) set it
+# (bna_zoo/cpu_memory.py; BNA_ZOO_KEEP_MEMORY=0 times without)
 
 
 def autocast(precision: str, device: str):

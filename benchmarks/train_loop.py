@@ -73,12 +73,10 @@ from train_step import make_step  # noqa: E402
 
 from bna_zoo import BNAModel  # noqa: E402
 from bna_zoo.cli.zoo_commands import build_datamodule  # noqa: E402
-from bna_zoo.cpu_memory import keep_freed_memory  # noqa: E402
 from bna_zoo.models import get_entry, list_models  # noqa: E402
 
-# glibc keeps freed memory mapped, as the CLI sets it (bna_zoo/cpu_memory.py);
-# BNA_ZOO_KEEP_MEMORY=0 in the environment times without (every implementation alike)
-KEPT_MEMORY = keep_freed_memory()
+# glibc keeps freed memory mapped as the CLI does: importing train_step (and bna_zoo.cli) set it
+# (bna_zoo/cpu_memory.py; BNA_ZOO_KEEP_MEMORY=0 times without)
 
 #: the recipe's batch size of every registry net (the real loop's and the bare step's)
 BATCH = {name: get_entry(name).recipe.batch_size for name in list_models()}
