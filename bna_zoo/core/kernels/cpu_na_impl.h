@@ -372,7 +372,9 @@ static inline __attribute__((always_inline)) int64_t SUFFIX(busy_block)(
  * and which neurons have one that does not: the busy ones); the neighbor pass on the busy
  * neurons only, BLOCK at a time (busy_block), rewriting their results. Scratch: ub, eb, hb
  * ([T, w] each), m, acc and the five packed rows of busy_block ([T, BLOCK] each), state,
- * st1, st2 (w each), last, busy (w ints), live (T ints). Returns the neighbor passes' work. */
+ * st1, st2 (w each), last, busy (w ints), live (T ints). Returns the neighbor passes' work.
+ * Built with NA_STOP_AFTER 1 (2) it returns after the forward pass (the sweep), delta unwritten:
+ * how benchmarks/na_phases.py times the passes; the package never defines it. */
 static int64_t SUFFIX(na_chunk)(const REAL *restrict cur, const REAL *restrict g,
                                 REAL *restrict delta, REAL *restrict scratch, int64_t w,
                                 int64_t steps, int64_t n, int64_t n0, int64_t nb, REAL decay_m,
@@ -385,6 +387,9 @@ static int64_t SUFFIX(na_chunk)(const REAL *restrict cur, const REAL *restrict g
   REAL *restrict state = packed + 5 * tb, *restrict st1 = state + w, *restrict st2 = st1 + w;
   int *restrict last = (int *)(st2 + w), *restrict busy = last + w, *restrict live = busy + w;
   SUFFIX(forward_u)(cur + n0, n, ub, cb, w, state, steps, nb, decay_m, theta);
+#if defined(NA_STOP_AFTER) && NA_STOP_AFTER == 1 /* benchmarks/na_phases.py only */
+  return 0;
+#endif
   const int pack = steps >= NA_PACK_MIN_STEPS;
 #define NA_SWEEP(mode, pack)                                                              \
   SUFFIX(backward_sweep)(cb, g + n0, n, ub, eb, hb, w, delta + n0, last, busy, st1, st2, \
@@ -395,6 +400,9 @@ static int64_t SUFFIX(na_chunk)(const REAL *restrict cur, const REAL *restrict g
     if (official) NA_SWEEP(1, 0); else NA_SWEEP(2, 0);
   }
 #undef NA_SWEEP
+#if defined(NA_STOP_AFTER) && NA_STOP_AFTER == 2 /* benchmarks/na_phases.py only */
+  return 0;
+#endif
   int n_busy = 0; /* busy becomes the list of neurons to simulate (in place: n_busy <= j) */
   for (int j = 0; j < (int)nb; ++j)
     if (!pack || busy[j]) busy[n_busy++] = j;
