@@ -373,8 +373,9 @@ static inline __attribute__((always_inline)) int64_t SUFFIX(busy_block)(
  * neurons only, BLOCK at a time (busy_block), rewriting their results. Scratch: ub, eb, hb
  * ([T, w] each), m, acc and the five packed rows of busy_block ([T, BLOCK] each), state,
  * st1, st2 (w each), last, busy (w ints), live (T ints). Returns the neighbor passes' work.
- * Built with NA_STOP_AFTER 1 (2) it returns after the forward pass (the sweep), delta unwritten:
- * how benchmarks/na_phases.py times the passes; the package never defines it. */
+ * Built with NA_STOP_AFTER 1 it returns after the forward pass (delta unwritten), with 2 after
+ * the sweep (busy neurons' results not yet rewritten): how benchmarks/na_phases.py times the
+ * passes; the package never defines it. */
 static int64_t SUFFIX(na_chunk)(const REAL *restrict cur, const REAL *restrict g,
                                 REAL *restrict delta, REAL *restrict scratch, int64_t w,
                                 int64_t steps, int64_t n, int64_t n0, int64_t nb, REAL decay_m,
