@@ -40,6 +40,7 @@ from .common import (
 )
 from .frame_shift import ShiftedFrames
 from .frames import AUTO_CACHE, FrameDataset, FrameSpec
+from .recordings import OneRecordingPerEpoch
 
 
 class NMNISTSource:
@@ -167,6 +168,10 @@ class _EventDataModule(L.LightningDataModule):
         """Whether validation uses part of the training split (else the test split)."""
         return self.val_fraction > 0 or self.val_size > 0
 
+    def _with_more_recordings(self, train: Dataset) -> Dataset:
+        """The training set with its further recordings (N-MNIST's ``more_recordings``)."""
+        return train
+
     def _last_by_id(self, full: FrameDataset) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"val_size is defined for N-MNIST only (its file ids follow MNIST's "
                          f"order); for {self.name} use val_fraction")
@@ -246,6 +251,7 @@ class _EventDataModule(L.LightningDataModule):
                 self.datasets["train"] = Subset(full, train_idx.tolist())
             else:
                 self.datasets["train"] = full
+            self.datasets["train"] = self._with_more_recordings(self.datasets["train"])
             if self.shift:  # training only: validation and test see the frames as recorded
                 self.datasets["train"] = ShiftedFrames(self.datasets["train"], self.shift,
                                                        self.seed)
@@ -280,6 +286,28 @@ class _EventDataModule(L.LightningDataModule):
 
     def predict_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
+
+
+def _file_id(ref: nmnist_io.SampleRef) -> int:
+    """An N-MNIST recording's id: its file name without ``.bin`` (ids follow MNIST's order)."""
+    stem = Path(ref.member or ref.path).stem
+    if not stem.isdigit():
+        raise ValueError(f"{ref.member or ref.path}: N-MNIST file names are integer ids "
+                         f"(<id>.bin); this one cannot be matched with another recording")
+    return int(stem)
+
+
+def _check_folders(value: object) -> list[str]:
+    """``more_recordings`` as a list of folder paths (None: empty)."""
+    if value is None:
+        return []
+    if isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"more_recordings must be a list of folders, got the single path "
+                        f"{os.fspath(value)!r}: write [{os.fspath(value)!r}]")
+    folders = list(value) if isinstance(value, (list, tuple)) else None
+    if folders is None or not all(isinstance(f, (str, os.PathLike)) for f in folders):
+        raise TypeError(f"more_recordings must be a list of folder paths, got {value!r}")
+    return [os.fspath(f) for f in folders]
 
 
 def _take(source, keep: np.ndarray):
@@ -319,6 +347,13 @@ class NMNISTDataModule(_EventDataModule):
         shift: training augmentation: every training recording moved by a random whole-pixel
             offset in ``[-shift, shift]`` per axis, zero filled (:mod:`~.frame_shift`); 0 (the
             paper's pipeline) for none. Validation and test are never shifted.
+        more_recordings: folders holding further recordings of the training images in
+            ``data_dir``'s layout, file id = image id (e.g. ``bna-zoo emulate --mnist-dir data
+            --seed 1 --n-test 0 --out-dir data/emulated_nmnist_seed1``). Each epoch, every
+            training image contributes one of its recordings, drawn at random
+            (:mod:`~.recordings`), so an epoch keeps its length. Only the training ids are read
+            from them: recordings of held-out validation images are never trained on. None (the
+            default) for none.
 
     Batches: ``x`` float32 ``[B, T, 2, 34, 34]`` (channel 0 OFF, 1 ON), ``y`` int64 ``[B]``.
     """
@@ -330,11 +365,12 @@ class NMNISTDataModule(_EventDataModule):
                  val_fraction: float = 0.0, seed: int = 0, n_steps: int = 30, bin_us: int = 3000,
                  download: bool = True, subset: int | None = None, cache_dir: str | None = None,
                  stabilize: bool = True, binary: bool = True, paper_bins: bool = False,
-                 val_size: int = 0, shift: int = 0):
+                 val_size: int = 0, shift: int = 0, more_recordings: list[str] | None = None):
         super().__init__(data_dir, batch_size, num_workers, val_fraction, seed, n_steps, bin_us,
                          download, subset, cache_dir, shift)
         _check_int(val_size, "val_size", "training recordings held out for validation, by "
                    "largest id; 0 for none", 0)
+        self.more_recordings = _check_folders(more_recordings)
         if val_size and val_fraction:
             raise ValueError(f"val_size={val_size} and val_fraction={val_fraction} both choose "
                              "a validation set: set one of them to 0")
@@ -348,9 +384,46 @@ class NMNISTDataModule(_EventDataModule):
         if self.val_size >= len(refs):
             raise ValueError(f"val_size={self.val_size} leaves none of the {len(refs)} training "
                              "recordings to train on: lower val_size")
-        ids = np.array([int(Path(ref.member or ref.path).stem) for ref in refs])
+        ids = np.array([_file_id(ref) for ref in refs])
         order = np.argsort(ids, kind="stable")
         return np.sort(order[: -self.val_size]), np.sort(order[-self.val_size:])
+
+    def _with_more_recordings(self, train: Dataset) -> Dataset:
+        """``train`` (the full training split or its ``Subset``) with each image's further
+        recordings from ``more_recordings``, matched by file id (:class:`OneRecordingPerEpoch`)."""
+        if not self.more_recordings:
+            return train
+        base, positions = ((train.dataset, list(train.indices)) if isinstance(train, Subset)
+                           else (train, list(range(len(train)))))
+        refs = [base.source.refs[i] for i in positions]
+        versions: list[Dataset] = [train]
+        for folder in self.more_recordings:
+            found = nmnist_io.find_split(folder, "train")
+            if not found:
+                raise DatasetNotFoundError(
+                    f"more_recordings: no N-MNIST training recordings in '{folder}' (expected "
+                    f"Train/<digit>/<id>.bin there or under NMNIST/). Record the training "
+                    f"images again with `bna-zoo emulate --mnist-dir data --seed 1 --n-test 0 "
+                    f"--out-dir {folder}`, or drop the folder from more_recordings.")
+            where = {_file_id(ref): i for i, ref in enumerate(found)}
+            missing = [_file_id(r) for r in refs if _file_id(r) not in where]
+            if missing:
+                raise ValueError(
+                    f"more_recordings: '{folder}' lacks {len(missing)} of the {len(refs)} "
+                    f"training recordings (ids {missing[:5]}{' ...' if len(missing) > 5 else ''})"
+                    f"; it must hold a recording of every training image (emulate at least as "
+                    f"many training images as data_dir holds), or drop it from more_recordings.")
+            picked = [found[where[_file_id(r)]] for r in refs]
+            wrong = [_file_id(r) for r, q in zip(refs, picked, strict=True) if r.label != q.label]
+            if wrong:
+                raise ValueError(
+                    f"more_recordings: '{folder}' files a different digit than data_dir for "
+                    f"{len(wrong)} ids (e.g. {wrong[:5]}): they are not recordings of the same "
+                    f"images; record them from the same MNIST data_dir.")
+            versions.append(FrameDataset(NMNISTSource(picked, self.stabilize), self._spec(),
+                                         self.cache_dir, f"{self.name}-train-more",
+                                         self.num_workers))
+        return OneRecordingPerEpoch(versions, self.seed)
 
     def _spec(self) -> FrameSpec:
         return FrameSpec(nmnist_io.SENSOR_SIZE, self._n_steps, self.bin_us, self.binary,

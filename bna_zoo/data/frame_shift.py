@@ -65,8 +65,11 @@ class ShiftedFrames(Dataset):
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
-        """Draw the offsets of ``epoch`` from now on (called by the epoch-seeded sampler)."""
+        """Draw the offsets of ``epoch`` from now on (called by the epoch-seeded sampler), and
+        tell the wrapped dataset if it draws per epoch too (``OneRecordingPerEpoch``)."""
         self.epoch = epoch
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
 
     def __len__(self) -> int:
         return len(self.dataset)
