@@ -396,6 +396,7 @@ class NMNISTDataModule(_EventDataModule):
         base, positions = ((train.dataset, list(train.indices)) if isinstance(train, Subset)
                            else (train, list(range(len(train)))))
         refs = [base.source.refs[i] for i in positions]
+        ids = [_file_id(ref) for ref in refs]
         versions: list[Dataset] = [train]
         for folder in self.more_recordings:
             found = nmnist_io.find_split(folder, "train")
@@ -406,15 +407,15 @@ class NMNISTDataModule(_EventDataModule):
                     f"images again with `bna-zoo emulate --mnist-dir data --seed 1 --n-test 0 "
                     f"--out-dir {folder}`, or drop the folder from more_recordings.")
             where = {_file_id(ref): i for i, ref in enumerate(found)}
-            missing = [_file_id(r) for r in refs if _file_id(r) not in where]
+            missing = [i for i in ids if i not in where]
             if missing:
                 raise ValueError(
                     f"more_recordings: '{folder}' lacks {len(missing)} of the {len(refs)} "
                     f"training recordings (ids {missing[:5]}{' ...' if len(missing) > 5 else ''})"
                     f"; it must hold a recording of every training image (emulate at least as "
                     f"many training images as data_dir holds), or drop it from more_recordings.")
-            picked = [found[where[_file_id(r)]] for r in refs]
-            wrong = [_file_id(r) for r, q in zip(refs, picked, strict=True) if r.label != q.label]
+            picked = [found[where[i]] for i in ids]
+            wrong = [i for i, r, q in zip(ids, refs, picked, strict=True) if r.label != q.label]
             if wrong:
                 raise ValueError(
                     f"more_recordings: '{folder}' files a different digit than data_dir for "
