@@ -103,3 +103,22 @@ def test_settings_comparison_ignores_what_may_change_on_resume():
 
 def test_resolve_last_with_no_runs_starts_fresh(tmp_path):
     assert runs.resolve_last(tmp_path / "nothing", {"model.lr": 1}) is None
+
+
+@pytest.mark.slow
+def test_fit_with_weight_averaging_tests_and_saves_the_averaged_weights_it_validated(tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    ok(fit(tmp_path, "--trainer.callbacks+=lightning.pytorch.callbacks.EMAWeightAveraging",
+           "--trainer.callbacks.decay=0.5"))
+    run = tmp_path / "runs" / "fashionmnist-mlp" / "version_0"
+    (best,) = (run / "checkpoints").glob("best-*.ckpt")
+    ckpt = torch.load(best, map_location="cpu", weights_only=False)
+    saved = load_file(run / "model" / "model.safetensors")
+    averaged, raw = ckpt["state_dict"], ckpt["current_model_state"]
+    name = next(k for k in averaged if k.endswith("weight"))
+    assert not torch.equal(averaged[name], raw[name])  # the average is not the last step
+    assert saved.keys() == {k.removeprefix("net.") for k in averaged}
+    for key, value in saved.items():
+        assert torch.equal(value, averaged[f"net.{key}"]), key

@@ -17,7 +17,8 @@ from typing import Any
 
 import lightning as L
 import yaml
-from lightning.pytorch.callbacks import Callback, ProgressBar, RichProgressBar
+from lightning.pytorch.callbacks import (Callback, ProgressBar, RichProgressBar,
+                                         WeightAveraging)
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities.imports import _RICH_AVAILABLE
@@ -241,8 +242,9 @@ class BNAZooCLI(LightningCLI):
         trainer: L.Trainer = self.trainer
         callback = trainer.checkpoint_callback
         best = getattr(callback, "best_model_path", "") if callback else ""
-        results = trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None,
-                               verbose=False)
+        with _without_weight_averaging(trainer):
+            results = trainer.test(self.model, datamodule=self.datamodule,
+                                   ckpt_path=best or None, verbose=False)
         # under DDP Trainer.log_dir is a broadcast: every rank asks, or rank 0 waits for ever
         log_dir = trainer.log_dir
         if not (trainer.is_global_zero and results):
@@ -255,6 +257,23 @@ class BNAZooCLI(LightningCLI):
         if folder is not None:
             print(f"model folder: {folder}  (BNAModel.from_pretrained({str(folder)!r}))",
                   flush=True)
+
+
+@contextmanager
+def _without_weight_averaging(trainer: L.Trainer):
+    """Hide EMA/SWA callbacks while ``fit`` tests its best checkpoint.
+
+    Such a checkpoint's ``state_dict`` holds the averaged weights, the ones validation measured
+    and chose; Lightning's callback, still holding its fit-time average, would load the raw
+    training weights over them (``current_model_state``), so the test and the saved model
+    folder would be of weights nobody validated.
+    """
+    kept = trainer.callbacks
+    trainer.callbacks = [c for c in kept if not isinstance(c, WeightAveraging)]
+    try:
+        yield
+    finally:
+        trainer.callbacks = kept
 
 
 def save_run_model(model: BNAModel, datamodule: L.LightningDataModule, trainer: L.Trainer,
