@@ -17,8 +17,7 @@ from typing import Any
 
 import lightning as L
 import yaml
-from lightning.pytorch.callbacks import (Callback, ProgressBar, RichProgressBar,
-                                         WeightAveraging)
+from lightning.pytorch.callbacks import Callback, ProgressBar, RichProgressBar, WeightAveraging
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities.imports import _RICH_AVAILABLE
