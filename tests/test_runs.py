@@ -7,6 +7,7 @@ there is none; ``fit`` ends with a model folder that ``from_pretrained`` loads.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -51,6 +52,10 @@ def test_runs_of_other_settings_get_their_own_folders_and_last_resumes_the_match
     assert f"resuming {Path('runs/fashionmnist-mlp/version_0')}" in resumed.stdout
     assert "Restored all states" in resumed.stdout + resumed.stderr
     assert (root / "version_0" / "checkpoints" / "last.ckpt").read_bytes() != na_last
+    # its log keeps the first epoch's rows (Lightning's writer would delete them) and adds more
+    with (root / "version_0" / "metrics.csv").open() as f:
+        epochs = {row["epoch"] for row in csv.DictReader(f) if row.get("val_acc")}
+    assert epochs == {"0", "1"}
     assert sorted(p.name for p in root.iterdir()) == ["version_0", "version_1"]
     # a setting no run has: refused, naming what differs from the newest run
     refused = fit(tmp_path, "--model.lr", "0.001", "--ckpt_path", "last")

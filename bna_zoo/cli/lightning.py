@@ -8,6 +8,8 @@ arguments override it). The DataModules of :mod:`bna_zoo.data` are imported befo
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import sys
 import time
@@ -21,6 +23,7 @@ from lightning.pytorch.callbacks import Callback, ProgressBar, RichProgressBar, 
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities.imports import _RICH_AVAILABLE
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 # imported (not only the lazy bna_zoo.data) so jsonargparse finds them as subclasses of
 # LightningDataModule: that is what lets `--data FashionMNISTDataModule` resolve
@@ -57,6 +60,24 @@ class RunLogger(CSVLogger):
                  flush_logs_every_n_steps: int = 100) -> None:
         super().__init__(save_dir if save_dir is not None else ".", name, version, prefix,
                          flush_logs_every_n_steps)
+
+    @property
+    def experiment(self):
+        """Lightning's writer, keeping the rows a resumed run logged before.
+
+        ``--ckpt_path last`` continues a run in its own folder, where Lightning's writer deletes
+        the existing ``metrics.csv``; its rows and header are put back for the writer to append
+        to (it rewrites the file itself when new columns appear).
+        """
+        if self._experiment is not None or rank_zero_only.rank != 0:
+            return super().experiment  # other ranks get Lightning's dummy and write nothing
+        path = Path(self.log_dir) / "metrics.csv"
+        before = path.read_text() if path.is_file() else None
+        writer = super().experiment
+        if before and writer is not None:
+            path.write_text(before)
+            writer.metrics_keys = next(csv.reader(io.StringIO(before)))
+        return writer
 
 
 class RateLimitedProgressBar(RichProgressBar):
