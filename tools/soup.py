@@ -97,7 +97,8 @@ def main() -> None:
     if getattr(dm, "val_size", 0) <= 0:
         raise SystemExit(f"{args.name}'s data has no held-out validation split to choose on")
     model = BNAModel.from_lightning_checkpoint(paths[0], args.name)
-    states = {p: load_weights(p)[1] for p in paths}
+    loaded = {p: load_weights(p) for p in paths}  # read each file once
+    states = {p: state for p, (_, state) in loaded.items()}
     scored = []
     for path, state in states.items():
         acc = validation_accuracy(model, state, dm)
@@ -105,7 +106,7 @@ def main() -> None:
         scored.append((acc, path, state))
     kept, acc = greedy_soup(scored, lambda st: validation_accuracy(model, st, dm),
                             lambda line: print(line, flush=True))
-    ckpt, _ = load_weights(kept[0])
+    ckpt = loaded[kept[0]][0]
     torch.save({"state_dict": average([states[p] for p in kept]),
                 "hyper_parameters": ckpt.get("hyper_parameters", {}),
                 "soup_of": kept, "soup_val_acc": acc}, args.out)
