@@ -1,12 +1,18 @@
-"""Pictures of one sample going through a network: input frames, spike rasters, output PSC."""
+"""Pictures: one sample going through a network (input frames, spike rasters, output PSC), and
+an emulated N-MNIST recording beside its digit."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from .models import spikes_from_psc
+
+if TYPE_CHECKING:
+    from .data.emulate import SaccadeSensor
 
 MAX_RASTER_NEURONS = 400  # rows per raster: more would blur into grey at this figure size
 
@@ -87,3 +93,51 @@ def plot_sample(model, x: torch.Tensor, label: int | None, out: str | Path,
     fig.savefig(out, dpi=90)
     plt.close(fig)
     return out
+
+
+def render_example(path: str, index: int = 0, seed: int = 0, cfg: SaccadeSensor | None = None,
+                   n_frames: int = 9) -> np.ndarray:
+    """Save a PNG: a shipped digit beside its emulated event frames, raw and stabilised.
+
+    Each frame sums ``duration / n_frames`` of events; red = ON, blue = OFF. The second row
+    applies tonic's ``stabilize`` (what ``NMNISTDataModule(stabilize=True)`` does).
+
+    Returns:
+        the emulated events.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from tonic.datasets.nmnist import stabilize
+
+    from .data.digits import load_digits
+    from .data.emulate import SaccadeSensor, emulate_digit
+
+    cfg = cfg or SaccadeSensor()
+    images, labels = load_digits()
+    events = emulate_digit(images[index], seed, cfg)
+    W, H = cfg.sensor_size
+    width = cfg.duration_us / n_frames
+    fig, axes = plt.subplots(2, n_frames + 1, figsize=(1.3 * (n_frames + 1), 3.6))
+    for row, evs in enumerate((events, stabilize(events.copy()))):
+        ax = axes[row, 0]
+        ax.imshow(images[index], cmap="gray")
+        ax.set_title(f"digit {labels[index]}" if row == 0 else "stabilised:", fontsize=8)
+        for k in range(n_frames):
+            sel = evs[(evs["t"] >= k * width) & (evs["t"] < (k + 1) * width)]
+            rgb = np.zeros((H, W, 3))
+            np.add.at(rgb, (sel["y"], sel["x"], np.where(sel["p"] == 1, 0, 2)), 1.0)
+            rgb = np.clip(rgb / max(1.0, np.percentile(rgb[rgb > 0], 95) if rgb.any() else 1), 0, 1)
+            axes[row, k + 1].imshow(rgb, interpolation="nearest")
+            axes[row, k + 1].set_title(f"{k * width / 1000:.0f}-{(k + 1) * width / 1000:.0f} ms"
+                                       f"\n{len(sel)} ev", fontsize=7)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"emulated N-MNIST recording: {len(events)} events, "
+                 f"{int(events['p'].sum())} ON / {int((events['p'] == 0).sum())} OFF", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return events

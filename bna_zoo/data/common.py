@@ -17,13 +17,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
-
-class DatasetNotFoundError(FileNotFoundError):
-    """A dataset is not on disk and could not be downloaded (offline, or ``download=False``)."""
-
-
-class DatasetFormatError(ValueError):
-    """A dataset file is on disk but its content is not what the format promises."""
+from .errors import DatasetFormatError, DatasetNotFoundError  # noqa: F401 (re-exported)
 
 
 def missing_dataset_message(

@@ -37,10 +37,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import nmnist_io
+from . import nmnist_io, processes
 
 #: Longest saccade: three of them must fit the 23-bit microsecond timestamps of the format.
 MAX_SACCADE_US = nmnist_io.MAX_TIMESTAMP_US // 3
+
+#: From this many images on, ``emulate_dataset`` uses every core by default. A worker process
+#: starts in well under a second (Python and numpy; this module imports neither torch nor tonic),
+#: what a few dozen recordings take.
+PARALLEL_FROM = 256
 
 
 def _check(value: object, name: str, rule: str, ok: Callable[[float], bool],
@@ -310,9 +315,20 @@ def emulate_digit(image: np.ndarray, seed: int = 0, cfg: SaccadeSensor | None = 
     return emulate_batch(np.asarray(image)[None], [seed], cfg)[0]
 
 
+def _record_batch(images: np.ndarray, seeds: list, cfg: SaccadeSensor
+                  ) -> tuple[list[int], list[bytes]]:
+    """One batch of ``emulate_dataset`` (run in a worker process where there are several): the
+    positions of recordings with no events if any, else every recording's file bytes."""
+    recs = emulate_batch(images, seeds, cfg)
+    empty = [j for j, rec in enumerate(recs) if len(rec) == 0]
+    if empty:
+        return empty, []
+    return [], nmnist_io.encode_recordings(recs, what="recording of image")
+
+
 def emulate_dataset(images: np.ndarray, labels: np.ndarray, out_dir: str, split: str = "train",
                     seed: int = 0, cfg: SaccadeSensor | None = None, batch_size: int = 64,
-                    first_id: int = 0) -> list[Path]:
+                    first_id: int = 0, workers: int | None = None) -> list[Path]:
     """Emulate a set of images and write them as an N-MNIST split.
 
     Args:
@@ -327,6 +343,8 @@ def emulate_dataset(images: np.ndarray, labels: np.ndarray, out_dir: str, split:
         batch_size: images simulated together (memory ~ 50 kB per image).
         first_id: id of the first file; files already in the split folder are kept unless a
             new file has the same name (see ``nmnist_io.staged_split``).
+        workers: processes simulating batches side by side (the files are the same bit for bit
+            for any number); None: every usable CPU from ``PARALLEL_FROM`` images on, else 1.
 
     Returns:
         the written file paths, in input order.
@@ -358,22 +376,26 @@ def emulate_dataset(images: np.ndarray, labels: np.ndarray, out_dir: str, split:
            lambda v: v >= 1, integer=True)
     first_id = nmnist_io.check_first_id(first_id)
     split_id = list(nmnist_io.SPLIT_FOLDERS).index(split)
+    if workers is None:
+        workers = processes.usable_cpus() if len(images) >= PARALLEL_FROM else 1
+    starts = range(0, len(images), batch_size)
+    calls = [(images[a:a + batch_size],
+              [[seed, split_id, i] for i in range(first_id + a,
+                                                  first_id + min(a + batch_size, len(images)))],
+              cfg) for a in starts]
     written: list[Path] = []
     with nmnist_io.staged_split(out_dir, split) as staging:
-        for a in range(0, len(images), batch_size):
-            ids = range(first_id + a, first_id + min(a + batch_size, len(images)))
-            recs = emulate_batch(images[a:a + batch_size], [[seed, split_id, i] for i in ids], cfg)
-            empty = [a + j for j, rec in enumerate(recs) if len(rec) == 0]
+        for a, (empty, encoded) in zip(starts, processes.ordered_map(_record_batch, calls,
+                                                                     workers), strict=True):
             if empty:
                 raise ValueError(
-                    f"image {empty[0]} ({len(empty)} in this batch) gave no events (a blank "
+                    f"image {a + empty[0]} ({len(empty)} in this batch) gave no events (a blank "
                     "image, contrast_ratio near 1 or noise off): N-MNIST recordings are never "
                     "empty and readers refuse 0-byte files; drop such images or raise "
                     "noise_rate_hz"
                 )
-            encoded = nmnist_io.encode_recordings(recs, what="recording of image")
             written += nmnist_io.write_recordings(staging, encoded, label_list[a:a + batch_size],
-                                                  ids[0])
+                                                  first_id + a)
         final = Path(out_dir) / nmnist_io.SPLIT_FOLDERS[split]
         paths = [final / p.relative_to(staging) for p in written]
     return paths
@@ -407,7 +429,8 @@ def emulate_digits(out_dir: str = "data/emulated_nmnist", n_train: int = 8000, n
 
 def emulate_mnist(mnist_dir: str = "data", out_dir: str = "data/emulated_nmnist_full",
                   seed: int = 0, cfg: SaccadeSensor | None = None,
-                  n_train: int | None = None, n_test: int | None = None) -> dict[str, int]:
+                  n_train: int | None = None, n_test: int | None = None,
+                  workers: int | None = None) -> dict[str, int]:
     """Emulate MNIST's own splits, as N-MNIST was recorded: every training and test image.
 
     Reads the IDX files of ``<mnist_dir>/MNIST/raw`` (``bna-zoo prepare mnist`` or torchvision's
@@ -421,6 +444,7 @@ def emulate_mnist(mnist_dir: str = "data", out_dir: str = "data/emulated_nmnist_
         cfg: sensor and scene parameters.
         n_train: only the first ``n_train`` training images (None: all 60,000; 0 skips).
         n_test: only the first ``n_test`` test images (None: all 10,000).
+        workers: processes side by side (see :func:`emulate_dataset`; None: every usable CPU).
 
     Returns:
         recordings written per split.
@@ -437,7 +461,7 @@ def emulate_mnist(mnist_dir: str = "data", out_dir: str = "data/emulated_nmnist_
             raise FileNotFoundError(f"MNIST's {split} files are not in {folder}: {hint}") from err
         images, labels = images[:n], labels[:n]
         if len(images):  # n = 0 skips the split
-            emulate_dataset(images, labels, out_dir, split, seed, cfg)
+            emulate_dataset(images, labels, out_dir, split, seed, cfg, workers=workers)
         counts[split] = len(images)
     return counts
 
@@ -450,50 +474,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-def render_example(path: str, index: int = 0, seed: int = 0, cfg: SaccadeSensor | None = None,
-                   n_frames: int = 9) -> np.ndarray:
-    """Save a PNG: a shipped digit beside its emulated event frames, raw and stabilised.
-
-    Each frame sums ``duration / n_frames`` of events; red = ON, blue = OFF. The second row
-    applies tonic's ``stabilize`` (what ``NMNISTDataModule(stabilize=True)`` does).
-
-    Returns:
-        the emulated events.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from tonic.datasets.nmnist import stabilize
-
-    from .digits import load_digits
-
-    cfg = cfg or SaccadeSensor()
-    images, labels = load_digits()
-    events = emulate_digit(images[index], seed, cfg)
-    W, H = cfg.sensor_size
-    width = cfg.duration_us / n_frames
-    fig, axes = plt.subplots(2, n_frames + 1, figsize=(1.3 * (n_frames + 1), 3.6))
-    for row, evs in enumerate((events, stabilize(events.copy()))):
-        ax = axes[row, 0]
-        ax.imshow(images[index], cmap="gray")
-        ax.set_title(f"digit {labels[index]}" if row == 0 else "stabilised:", fontsize=8)
-        for k in range(n_frames):
-            sel = evs[(evs["t"] >= k * width) & (evs["t"] < (k + 1) * width)]
-            rgb = np.zeros((H, W, 3))
-            np.add.at(rgb, (sel["y"], sel["x"], np.where(sel["p"] == 1, 0, 2)), 1.0)
-            rgb = np.clip(rgb / max(1.0, np.percentile(rgb[rgb > 0], 95) if rgb.any() else 1), 0, 1)
-            axes[row, k + 1].imshow(rgb, interpolation="nearest")
-            axes[row, k + 1].set_title(f"{k * width / 1000:.0f}-{(k + 1) * width / 1000:.0f} ms"
-                                       f"\n{len(sel)} ev", fontsize=7)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle(f"emulated N-MNIST recording: {len(events)} events, "
-                 f"{int(events['p'].sum())} ON / {int((events['p'] == 0).sum())} OFF", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return events

@@ -46,9 +46,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from tonic.io import read_mnist_file
 
-from .common import DatasetFormatError
+from .errors import DatasetFormatError
 
 SENSOR_SIZE = (34, 34, 2)  # (W, H, P), as tonic.datasets.NMNIST.sensor_size
 EVENT_DTYPE = np.dtype([("x", int), ("y", int), ("t", int), ("p", int)])  # tonic's NMNIST dtype
@@ -171,6 +170,10 @@ def decode_events(raw: bytes, name: str, sensor_size: tuple[int, int, int] = SEN
             f"{name}: {len(raw)} bytes is not a multiple of 5, so the file is truncated or not an "
             "N-MNIST .bin; re-extract it from the original Train.zip/Test.zip"
         )
+    # imported here: tonic pulls in torch (seconds), which the emulator's worker processes,
+    # writing files only, would otherwise import each
+    from tonic.io import read_mnist_file
+
     events = read_mnist_file(io.BytesIO(raw), dtype=EVENT_DTYPE, is_stream=True)
     w, h = sensor_size[0], sensor_size[1]
     bad = (events["x"] >= w) | (events["y"] >= h)

@@ -265,3 +265,25 @@ def test_emulate_mnist_without_prepared_mnist_says_which_command_makes_it(tmp_pa
 def test_val_size_with_val_fraction_is_refused():
     with pytest.raises(ValueError, match="set one of them to 0"):
         NMNISTDataModule(val_size=10, val_fraction=0.1)
+
+
+def _files(root) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.bin"))}
+
+
+def test_two_worker_processes_write_the_same_files_bit_for_bit_as_one(tmp_path, digits):
+    images, labels = digits
+    for workers in (1, 2):
+        emulate_dataset(images, labels, str(tmp_path / str(workers)), "test", seed=3,
+                        batch_size=2, workers=workers)
+    one, two = _files(tmp_path / "1"), _files(tmp_path / "2")
+    assert len(one) == len(images) and one == two
+
+
+def test_an_empty_recording_in_a_worker_names_its_image_and_leaves_no_split(tmp_path, digits):
+    images = digits[0][:4].copy()
+    images[3] = 0  # blank, and no noise: no events at all
+    with pytest.raises(ValueError, match="image 3 .* gave no events"):
+        emulate_dataset(images, digits[1][:4], str(tmp_path), "test",
+                        cfg=SaccadeSensor(noise_rate_hz=0.0), batch_size=2, workers=2)
+    assert list(tmp_path.iterdir()) == []
