@@ -24,7 +24,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.export.nir_consumers
 
 from bna_zoo.bna_model import BNAModel  # noqa: E402
-from bna_zoo.cli.zoo_commands import datamodule_for_entry, ensure_measurement_data  # noqa: E402
+from bna_zoo.cli.card_data import ensure_measurement_data
+from bna_zoo.cli.zoo_commands import datamodule_for_entry  # noqa: E402
 from bna_zoo.export import (  # noqa: E402
     export_nir,
     from_nir,

@@ -33,7 +33,8 @@ from typing import Any
 import torch
 
 from bna_zoo.bna_model import BNAModel
-from bna_zoo.cli.zoo_commands import datamodule_for_entry, ensure_measurement_data
+from bna_zoo.cli.card_data import ensure_measurement_data
+from bna_zoo.cli.zoo_commands import datamodule_for_entry
 from bna_zoo.hub import register_shipped
 from bna_zoo.metrics import SynapticOperations, measure, spike_trace
 from bna_zoo.models import get_entry

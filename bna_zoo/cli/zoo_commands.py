@@ -11,6 +11,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from ..models import ZOO, get_entry, list_models, list_pretrained
+from .card_data import ensure_measurement_data
 
 if TYPE_CHECKING:  # Lightning takes seconds to import: `bna-zoo list` and `config` do without
     import lightning as L
@@ -35,43 +36,6 @@ def datamodule_for_entry(name: str, data_dir: str | None, batch_size: int) -> L.
         args["data_dir"] = data_dir
     args["batch_size"] = batch_size
     return build_datamodule(cfg["class_name"], **args)
-
-
-#: how each emulated card dataset is made again offline: measured_on_id -> (what, how)
-_EMULATED_CARD_DATA = {
-    "bna-zoo/emulated-nmnist-test": "the 2,000 held-out shipped MNIST digits (seed 0)",
-    "bna-zoo/emulated-nmnist-mnist-test": "MNIST's 10,000 test images (seed 0; MNIST prepared "
-                                          "by `bna-zoo prepare mnist` into data/)",
-}
-
-
-def ensure_measurement_data(name: str, datamodule: L.LightningDataModule) -> str | None:
-    """Make the data a card was measured on where it can be made offline; what was done.
-
-    An nmnist-cnn card is measured on N-MNIST-style recordings emulated with seed 0 (from the
-    held-out shipped digits, or from MNIST's test set): when that test split is not on disk it is
-    emulated again, the same recordings bit for bit, so ``eval`` and ``show`` work in an empty
-    folder.
-    """
-    card_id = get_entry(name).results.measured_on_id
-    if card_id not in _EMULATED_CARD_DATA:
-        return None
-    from ..data import nmnist_io
-
-    if nmnist_io.find_split(datamodule.data_dir, "test"):
-        return None
-    if card_id == "bna-zoo/emulated-nmnist-test":
-        from ..data.emulate import emulate_digits
-
-        emulate_digits(datamodule.data_dir, n_train=0, n_test=2000, seed=0)
-    else:
-        from ..data.emulate import emulate_mnist
-        from ..data.mnist_pickle import prepare_mnist
-
-        prepare_mnist("data")
-        emulate_mnist("data", datamodule.data_dir, seed=0, n_train=0)
-    return (f"{name}: no test recordings in {datamodule.data_dir}: emulated them from "
-            f"{_EMULATED_CARD_DATA[card_id]}, the data its card was measured on")
 
 
 def evaluate(model, datamodule: L.LightningDataModule, limit: int | float | None = None) -> dict:
@@ -234,23 +198,31 @@ def cmd_publish(args: argparse.Namespace) -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> None:
+    import tempfile
+
     import torch
 
     from ..bna_model import BNAModel
     from ..plots import plot_sample
+    from .card_data import emulate_card_sample, is_missing
 
     model = BNAModel.from_pretrained(args.name)
     dm = datamodule_for_entry(args.name, args.data_dir, batch_size=1)
-    if args.data_dir is None and (note := ensure_measurement_data(args.name, dm)):
-        print(note)
-    prepare = dm.prepare_data
-    prepare("test") if "stage" in inspect.signature(prepare).parameters else prepare()
-    dm.setup("test")
-    dataset = dm.test_dataloader().dataset
-    if not 0 <= args.sample < len(dataset):
-        raise ValueError(f"--sample {args.sample} is out of range: the test set of {args.name} "
-                         f"has samples 0..{len(dataset) - 1}")
-    x, y = dataset[args.sample]
+    with tempfile.TemporaryDirectory(prefix="bna-zoo-show-") as tmp:
+        position = args.sample
+        if args.data_dir is None and is_missing(args.name, dm):
+            # one recording is drawn: emulate that one alone (seconds), not the whole split,
+            # and in a folder of its own, so no partial test split is left for `eval` to read
+            print(emulate_card_sample(args.name, args.sample, tmp, str(dm.data_dir)))
+            dm, position = datamodule_for_entry(args.name, tmp, batch_size=1), 0
+        prepare = dm.prepare_data
+        prepare("test") if "stage" in inspect.signature(prepare).parameters else prepare()
+        dm.setup("test")
+        dataset = dm.test_dataloader().dataset
+        if not 0 <= position < len(dataset):
+            raise ValueError(f"--sample {args.sample} is out of range: the test set of "
+                             f"{args.name} has samples 0..{len(dataset) - 1}")
+        x, y = dataset[position]
     out = args.out or f"{args.name}-sample{args.sample}.png"
     plot_sample(model, torch.as_tensor(x), int(y), out, model.labels)
     print(f"wrote {out}")
