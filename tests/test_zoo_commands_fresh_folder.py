@@ -6,6 +6,7 @@ measured and drawn from what travels with the package.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -29,15 +30,20 @@ def bna_zoo(cwd: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=900)
 
 
-def test_eval_of_nmnist_cnn_in_an_empty_folder_emulates_its_card_data_and_says_so(tmp_path):
-    run = bna_zoo(tmp_path, "eval", "nmnist-cnn")
+def test_eval_of_nmnist_cnn_in_an_empty_folder_reproduces_its_card_exactly_and_says_so(tmp_path):
+    # also the exact-reproduction check of nmnist-cnn's shipped weights (test_zoo_weights.py
+    # leaves the emulated cards to this test: one emulation of 10,000 recordings, not two)
+    run = bna_zoo(tmp_path, "eval", "nmnist-cnn", "--json")
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout
     assert f"emulated them from {CARD_DATA}" in out
     assert "[1/1] measuring nmnist-cnn ..." in out
     row = next(line for line in out.splitlines() if line.startswith("| nmnist-cnn"))
     # the card's number, re-measured on the re-emulated recordings (bit-identical data)
-    assert f"{100 * get_entry('nmnist-cnn').results.accuracy:.2f}%" in row
+    card = get_entry("nmnist-cnn").results.accuracy
+    assert f"{100 * card:.2f}%" in row
+    (measured,) = json.loads(out[out.index("\n[\n") + 1:])
+    assert measured["accuracy"] == card and measured["samples"] == 10_000
     # no train split asked for, no Lightning banner or tip, no third-party deprecation
     data_dir = get_entry("nmnist-cnn").results.data_args["data_dir"]
     assert not (tmp_path / data_dir / "Train").exists()
