@@ -98,16 +98,15 @@ def main() -> None:
         raise SystemExit(f"{args.name}'s data has no held-out validation split to choose on")
     model = BNAModel.from_lightning_checkpoint(paths[0], args.name)
     loaded = {p: load_weights(p) for p in paths}  # read each file once
-    states = {p: state for p, (_, state) in loaded.items()}
     scored = []
-    for path, state in states.items():
+    for path, (_, state) in loaded.items():
         acc = validation_accuracy(model, state, dm)
         print(f"ingredient {acc:.4f} {path}", flush=True)
         scored.append((acc, path, state))
     kept, acc = greedy_soup(scored, lambda st: validation_accuracy(model, st, dm),
                             lambda line: print(line, flush=True))
     ckpt = loaded[kept[0]][0]
-    torch.save({"state_dict": average([states[p] for p in kept]),
+    torch.save({"state_dict": average([loaded[p][1] for p in kept]),
                 "hyper_parameters": ckpt.get("hyper_parameters", {}),
                 "soup_of": kept, "soup_val_acc": acc}, args.out)
     print(f"soup of {len(kept)}: validation {acc:.4f} -> {args.out}", flush=True)
