@@ -378,6 +378,8 @@ def emulate_dataset(images: np.ndarray, labels: np.ndarray, out_dir: str, split:
     split_id = list(nmnist_io.SPLIT_FOLDERS).index(split)
     if workers is None:
         workers = processes.usable_cpus() if len(images) >= PARALLEL_FROM else 1
+    _check(workers, "workers", "an integer >= 1 (processes side by side; None: every CPU)",
+           lambda v: v >= 1, integer=True)
     starts = range(0, len(images), batch_size)
     calls = [(images[a:a + batch_size],
               [[seed, split_id, i] for i in range(first_id + a,

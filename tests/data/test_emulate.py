@@ -287,3 +287,9 @@ def test_an_empty_recording_in_a_worker_names_its_image_and_leaves_no_split(tmp_
         emulate_dataset(images, digits[1][:4], str(tmp_path), "test",
                         cfg=SaccadeSensor(noise_rate_hz=0.0), batch_size=2, workers=2)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_zero_workers_is_refused_before_anything_is_written(tmp_path, digits):
+    with pytest.raises(ValueError, match="workers must be an integer >= 1"):
+        emulate_dataset(digits[0][:2], digits[1][:2], str(tmp_path / "out"), workers=0)
+    assert not (tmp_path / "out").exists()
