@@ -293,3 +293,25 @@ def test_zero_workers_is_refused_before_anything_is_written(tmp_path, digits):
     with pytest.raises(ValueError, match="workers must be an integer >= 1"):
         emulate_dataset(digits[0][:2], digits[1][:2], str(tmp_path / "out"), workers=0)
     assert not (tmp_path / "out").exists()
+
+
+def test_command_line_workers_gives_the_files_of_one_worker(tmp_path, monkeypatch):
+    from bna_zoo.cli import main
+    from bna_zoo.data.mnist_pickle import write_idx_files
+
+    images, labels = load_digits()
+    write_idx_files({"train_images": images[:2], "train_labels": labels[:2],
+                     "test_images": images[2:10], "test_labels": labels[2:10]},
+                    tmp_path / "mnist" / "MNIST" / "raw")
+    monkeypatch.chdir(tmp_path)
+    from bna_zoo.data import processes
+
+    asked, real = [], processes.ordered_map
+    monkeypatch.setattr(processes, "ordered_map",
+                        lambda fn, calls, k: asked.append(k) or real(fn, calls, k))
+    for workers in ("1", "2"):
+        main(["emulate", "--mnist-dir", "mnist", "--n-train", "0", "--workers", workers,
+              "--out-dir", f"emu{workers}"])
+    assert asked == [1, 2]
+    one, two = _files(tmp_path / "emu1"), _files(tmp_path / "emu2")
+    assert len(one) == 8 and one == two
