@@ -403,6 +403,14 @@ def emulate_dataset(images: np.ndarray, labels: np.ndarray, out_dir: str, split:
     return paths
 
 
+def shipped_digit_splits(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The shipped digits split as :func:`emulate_digits` emulates them: train images, labels,
+    test images, labels (8,000 / 2,000, stratified, seeded; ``digits.split_digits``)."""
+    from .digits import load_digits, split_digits
+
+    return split_digits(*load_digits(), 0.2, seed)
+
+
 def emulate_digits(out_dir: str = "data/emulated_nmnist", n_train: int = 8000, n_test: int = 2000,
                    seed: int = 0, cfg: SaccadeSensor | None = None) -> None:
     """Emulate the shipped MNIST digits (``digits.load_digits``) into an N-MNIST-like dataset.
@@ -412,14 +420,11 @@ def emulate_digits(out_dir: str = "data/emulated_nmnist", n_train: int = 8000, n
     Command line: ``python -m bna_zoo.data.emulate --out_dir data/emu --n_train 800 --n_test 200``
     (``--cfg.contrast_ratio 8`` etc. set sensor parameters).
     """
-    from .digits import load_digits, split_digits
-
     for name, n in (("n_train", n_train), ("n_test", n_test)):
         _check(n, name, "an integer >= 0 (0 skips the split)", lambda v: v >= 0, integer=True)
     if n_train + n_test == 0:
         raise ValueError("n_train and n_test are both 0: nothing to emulate")
-    images, labels = load_digits()
-    tr_x, tr_y, te_x, te_y = split_digits(images, labels, 0.2, seed)
+    tr_x, tr_y, te_x, te_y = shipped_digit_splits(seed)
     if n_train > len(tr_x) or n_test > len(te_x):
         raise ValueError(f"at most {len(tr_x)} train and {len(te_x)} test digits are shipped, "
                          f"got n_train={n_train}, n_test={n_test}")
