@@ -69,6 +69,7 @@ import yaml  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 import loop_data  # noqa: E402
+import plain_loop  # noqa: E402
 from train_step import make_step  # noqa: E402
 
 from bna_zoo import BNAModel  # noqa: E402
@@ -297,11 +298,11 @@ def run_timed(cmd: list[str], cwd: str, env: dict, terminal: bool) -> Timed:
     return Timed(wall, cpu, rc, b"".join(tail)[-8000:].decode(errors="replace"))
 
 
-def fit_step_ms(name: str, args: argparse.Namespace
-                ) -> tuple[float, float, list[tuple[float, float]]]:
+def fit_step_ms(name: str, args: argparse.Namespace) -> FitTimes:
     """Per-step ms of the real command: median over ``--fit-rounds`` of
     ``(t_long - t_short) / (steps_long - steps_short)`` in wall time and in CPU time (the
-    command's threads together); also each round's wall seconds ``(t_short, t_long)``."""
+    command's threads together); also each round's wall seconds and the first long run's final
+    weights."""
     short, long_ = args.fit_steps
     data_args = fit_data_args(name, args.data_dir, BATCH[name] * (long_ + 1))
     epoch = epoch_steps(name, data_args)
@@ -317,20 +318,59 @@ def fit_step_ms(name: str, args: argparse.Namespace
     for _ in range(args.fit_warmup):  # untimed: a first run also pays cold file caches
         with tempfile.TemporaryDirectory() as tmp:
             run_timed(fit_command(name, short, tmp, data_args, args.fit_arg), tmp, env, terminal)
-    per_step, cpu_per_step, walls = [], [], []
+    per_step, cpu_per_step, walls, state = [], [], [], None
     for r in range(args.fit_rounds):
         runs: dict[int, Timed] = {}
         for steps in ((short, long_) if r % 2 == 0 else (long_, short)):
             with tempfile.TemporaryDirectory() as tmp:
                 cmd = fit_command(name, steps, tmp, data_args, args.fit_arg)
                 runs[steps] = run_timed(cmd, tmp, env, terminal)
-            if runs[steps].returncode != 0:
-                raise SystemExit(f"{' '.join(cmd)}\nexited with {runs[steps].returncode}:\n"
-                                 f"{runs[steps].output}")
+                if runs[steps].returncode != 0:
+                    raise SystemExit(f"{' '.join(cmd)}\nexited with {runs[steps].returncode}:\n"
+                                     f"{runs[steps].output}")
+                if steps == long_ and state is None:
+                    state = final_weights(Path(tmp))
         walls.append((runs[short].wall, runs[long_].wall))
         per_step.append(1e3 * (runs[long_].wall - runs[short].wall) / (long_ - short))
         cpu_per_step.append(1e3 * (runs[long_].cpu - runs[short].cpu) / (long_ - short))
-    return statistics.median(per_step), statistics.median(cpu_per_step), walls
+    return FitTimes(statistics.median(per_step), statistics.median(cpu_per_step), walls, state)
+
+
+class FitTimes(NamedTuple):
+    """:func:`fit_step_ms`'s result: per-step wall and CPU ms, each round's ``(t_short,
+    t_long)`` seconds, and the long run's final weights (None where it saved no checkpoint)."""
+
+    wall_ms: float
+    cpu_ms: float
+    walls: list[tuple[float, float]]
+    state: dict[str, torch.Tensor] | None
+
+
+def final_weights(root: Path) -> dict[str, torch.Tensor] | None:
+    """The weights in the ``last.ckpt`` a run under ``root`` wrote at its end, if any."""
+    found = sorted(root.rglob("last.ckpt"))
+    if not found:
+        return None
+    return torch.load(found[0], map_location="cpu", weights_only=False)["state_dict"]
+
+
+def plain_steps(name: str, args: argparse.Namespace) -> plain_loop.PlainLoop:
+    """The command's own first ``long`` steps outside Lightning (``plain_loop.py``), on the same
+    data arguments as :func:`fit_step_ms`'s runs."""
+    short, long_ = args.fit_steps
+    data = fit_data_args(name, args.data_dir, BATCH[name] * (long_ + 1))
+    flags = [item for key, value in data.items() for item in (f"--data.{key}", yaml_value(value))]
+    return plain_loop.plain_loop(f"zoo:{name}", long_, flags)
+
+
+def same_weights(a: dict[str, torch.Tensor] | None, b: dict[str, torch.Tensor]) -> str:
+    """``yes`` where the two runs' weights are equal bit for bit, else what differs."""
+    if a is None:
+        return "no checkpoint"
+    if a.keys() != b.keys():
+        return "other tensors"
+    differ = [k for k in a if not torch.equal(a[k], b[k])]
+    return "yes" if not differ else f"no ({len(differ)} of {len(a)} tensors differ)"
 
 
 def print_fit_table(args: argparse.Namespace) -> None:
@@ -339,26 +379,29 @@ def print_fit_table(args: argparse.Namespace) -> None:
     print(f"bna-zoo fit of each recipe, {short} and {long_} steps, output to a "
           f"{'pseudo-terminal' if args.fit_output == 'pty' else 'pipe'}, "
           f"{args.fit_warmup} untimed warm-up run(s), {args.fit_rounds} round(s) (median); "
-          f"per step = (t_long - t_short) / {long_ - short}; bare step: mean of its median "
-          f"before and after the fits\n")
+          f"per step = (t_long - t_short) / {long_ - short}; bare step: the command's own steps "
+          f"{short}-{long_ - 1} outside Lightning (plain_loop.py), mean over them, mean of a "
+          "run before and one after the fits; same weights: the plain loop's after "
+          f"{long_} steps against the long run's last.ckpt\n")
     print("| model | data | batch | fit s (short, long) | fit ms/step | bare step ms | fit/bare "
-          "| target | fit CPU ms/step | bare CPU ms/step | CPU fit/bare |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| target | fit CPU ms/step | bare CPU ms/step | CPU fit/bare | same weights |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name in args.models:
-        before = bare_step_times(name, args.bare_steps, args.data_dir)
-        fit_ms, fit_cpu, walls = fit_step_ms(name, args)
-        # the bare step again after the fits, so a load change between them shows in both
-        after = bare_step_times(name, args.bare_steps, args.data_dir)
-        bare, bare_cpu = statistics.mean([before[0], after[0]]), statistics.mean([before[1],
-                                                                                   after[1]])
-        ratio = fit_ms / bare
+        before = plain_steps(name, args)
+        fit = fit_step_ms(name, args)
+        # the bare steps again after the fits, so a load change between them shows in both
+        after = plain_steps(name, args)
+        bare = statistics.mean([before.per_step(short)[0], after.per_step(short)[0]])
+        bare_cpu = statistics.mean([before.per_step(short)[1], after.per_step(short)[1]])
+        ratio = fit.wall_ms / bare
         target = FIT_TARGET.get(name, FIT_TARGET_CNN)
-        runs = "; ".join(f"{a:.1f}, {b:.1f}" for a, b in walls)
+        runs = "; ".join(f"{a:.1f}, {b:.1f}" for a, b in fit.walls)
         verdict = ("noise (fit/bare <= 0: more steps or rounds)" if ratio <= 0 else
                    "met" if ratio <= target else "NOT met")
-        print(f"| {name} | {loop_data.SOURCES[name]} | {BATCH[name]} | {runs} | {fit_ms:.1f} | "
-              f"{bare:.1f} | {ratio:.2f} | <= {target:.2f}: {verdict} | {fit_cpu:.1f} | "
-              f"{bare_cpu:.1f} | {fit_cpu / bare_cpu:.2f} |", flush=True)
+        print(f"| {name} | {loop_data.SOURCES[name]} | {BATCH[name]} | {runs} | "
+              f"{fit.wall_ms:.1f} | {bare:.1f} | {ratio:.2f} | <= {target:.2f}: {verdict} | "
+              f"{fit.cpu_ms:.1f} | {bare_cpu:.1f} | {fit.cpu_ms / bare_cpu:.2f} | "
+              f"{same_weights(fit.state, after.state)} |", flush=True)
 
 
 def main() -> None:
