@@ -20,8 +20,11 @@ CLI's own progress bar, drawn to a pseudo-terminal as in a terminal), once with 
 short and once with its long ``--trainer.max_steps``, both inside the first epoch. Start-up,
 data loading, validation, checkpoints and the test after fit are the same in both runs, so
 ``(t_long - t_short) / (steps_long - steps_short)`` is what one more training step costs the
-command, printed beside the bare step measured in the same invocation and their ratio, against
-the target (1.2x for fashionmnist-mlp, 1.05x for the CNNs), with the machine's load average.
+command. Its bare side is not (a) but the command's own steps ``short .. long-1`` run outside
+Lightning (``plain_loop.py``: the same model, batches, augmentation and dropout masks, data
+loaded beforehand), which end in the long run's weights bit for bit (the table checks). Each
+round measures both sides; the table gives the median of the rounds' ratios and their range,
+against the target (1.2x for fashionmnist-mlp, 1.05x for the CNNs), with the load average.
 The same difference in CPU time (all the command's threads) beside the bare step's CPU time
 prices work that a busy machine hides or shows at random in wall time (e.g. a progress bar's
 drawing thread on an otherwise idle core).
@@ -298,11 +301,44 @@ def run_timed(cmd: list[str], cwd: str, env: dict, terminal: bool) -> Timed:
     return Timed(wall, cpu, rc, b"".join(tail)[-8000:].decode(errors="replace"))
 
 
-def fit_step_ms(name: str, args: argparse.Namespace) -> FitTimes:
-    """Per-step ms of the real command: median over ``--fit-rounds`` of
-    ``(t_long - t_short) / (steps_long - steps_short)`` in wall time and in CPU time (the
-    command's threads together); also each round's wall seconds and the first long run's final
-    weights."""
+class FitRound(NamedTuple):
+    """One round of ``--fit``: the command's per-step wall and CPU ms (long run minus short
+    run), the bare step's (the same steps outside Lightning, just before), and the two runs'
+    wall seconds."""
+
+    fit_ms: float
+    fit_cpu_ms: float
+    bare_ms: float
+    bare_cpu_ms: float
+    walls: tuple[float, float]
+
+
+class FitTimes(NamedTuple):
+    """:func:`fit_rounds`' result: every round, the first long run's final weights (None where
+    it saved no checkpoint) and the bare loop's after the same steps."""
+
+    rounds: list[FitRound]
+    state: dict[str, torch.Tensor] | None
+    bare_state: dict[str, torch.Tensor]
+
+    def median(self, field: str) -> float:
+        """Median over the rounds of one :class:`FitRound` field."""
+        return statistics.median(getattr(r, field) for r in self.rounds)
+
+    def ratios(self, cpu: bool = False) -> list[float]:
+        """Each round's command/bare per-step ratio (wall, or CPU with ``cpu``)."""
+        if cpu:
+            return [r.fit_cpu_ms / r.bare_cpu_ms for r in self.rounds]
+        return [r.fit_ms / r.bare_ms for r in self.rounds]
+
+
+def fit_rounds(name: str, args: argparse.Namespace) -> FitTimes:
+    """``--fit-rounds`` rounds, each: the bare steps (:func:`plain_steps`), then the command's
+    short and long runs (order alternating). Per round the command's per-step time is
+    ``(t_long - t_short) / (steps_long - steps_short)`` in wall and CPU time (the command's
+    threads together); the bare side is the same steps' mean. A round's ratio compares
+    measurements a minute apart, so a machine whose speed drifts over minutes (this 2-core
+    one: the bare steps alone scatter by 15% from one run to the next) moves both sides."""
     short, long_ = args.fit_steps
     data_args = fit_data_args(name, args.data_dir, BATCH[name] * (long_ + 1))
     epoch = epoch_steps(name, data_args)
@@ -318,8 +354,10 @@ def fit_step_ms(name: str, args: argparse.Namespace) -> FitTimes:
     for _ in range(args.fit_warmup):  # untimed: a first run also pays cold file caches
         with tempfile.TemporaryDirectory() as tmp:
             run_timed(fit_command(name, short, tmp, data_args, args.fit_arg), tmp, env, terminal)
-    per_step, cpu_per_step, walls, state = [], [], [], None
+    rounds, state, bare = [], None, None
     for r in range(args.fit_rounds):
+        bare = plain_steps(name, args)
+        bare_ms, bare_cpu = bare.per_step(short)
         runs: dict[int, Timed] = {}
         for steps in ((short, long_) if r % 2 == 0 else (long_, short)):
             with tempfile.TemporaryDirectory() as tmp:
@@ -330,20 +368,11 @@ def fit_step_ms(name: str, args: argparse.Namespace) -> FitTimes:
                                      f"{runs[steps].output}")
                 if steps == long_ and state is None:
                     state = final_weights(Path(tmp))
-        walls.append((runs[short].wall, runs[long_].wall))
-        per_step.append(1e3 * (runs[long_].wall - runs[short].wall) / (long_ - short))
-        cpu_per_step.append(1e3 * (runs[long_].cpu - runs[short].cpu) / (long_ - short))
-    return FitTimes(statistics.median(per_step), statistics.median(cpu_per_step), walls, state)
-
-
-class FitTimes(NamedTuple):
-    """:func:`fit_step_ms`'s result: per-step wall and CPU ms, each round's ``(t_short,
-    t_long)`` seconds, and the long run's final weights (None where it saved no checkpoint)."""
-
-    wall_ms: float
-    cpu_ms: float
-    walls: list[tuple[float, float]]
-    state: dict[str, torch.Tensor] | None
+        rounds.append(FitRound(
+            1e3 * (runs[long_].wall - runs[short].wall) / (long_ - short),
+            1e3 * (runs[long_].cpu - runs[short].cpu) / (long_ - short),
+            bare_ms, bare_cpu, (runs[short].wall, runs[long_].wall)))
+    return FitTimes(rounds, state, bare.state)
 
 
 def final_weights(root: Path) -> dict[str, torch.Tensor] | None:
@@ -356,7 +385,7 @@ def final_weights(root: Path) -> dict[str, torch.Tensor] | None:
 
 def plain_steps(name: str, args: argparse.Namespace) -> plain_loop.PlainLoop:
     """The command's own first ``long`` steps outside Lightning (``plain_loop.py``), on the same
-    data arguments as :func:`fit_step_ms`'s runs."""
+    data arguments as :func:`fit_rounds`' runs."""
     short, long_ = args.fit_steps
     data = fit_data_args(name, args.data_dir, BATCH[name] * (long_ + 1))
     flags = [item for key, value in data.items() for item in (f"--data.{key}", yaml_value(value))]
@@ -378,37 +407,37 @@ def print_fit_table(args: argparse.Namespace) -> None:
     short, long_ = args.fit_steps
     print(f"bna-zoo fit of each recipe, {short} and {long_} steps, output to a "
           f"{'pseudo-terminal' if args.fit_output == 'pty' else 'pipe'}, "
-          f"{args.fit_warmup} untimed warm-up run(s), {args.fit_rounds} round(s) (median); "
-          f"per step = (t_long - t_short) / {long_ - short}; bare step: the command's own steps "
-          f"{short}-{long_ - 1} outside Lightning (plain_loop.py), mean over them, mean of a "
-          "run before and one after the fits; same weights: the plain loop's after "
+          f"{args.fit_warmup} untimed warm-up run(s), {args.fit_rounds} round(s); per step = "
+          f"(t_long - t_short) / {long_ - short}; bare step: the command's own steps "
+          f"{short}-{long_ - 1} outside Lightning (plain_loop.py), their mean, measured at the "
+          "start of each round; ms columns: medians over the rounds; fit/bare: the median of "
+          "the rounds' ratios [lowest, highest]; same weights: the bare loop's after "
           f"{long_} steps against the long run's last.ckpt\n")
     print("| model | data | batch | fit s (short, long) | fit ms/step | bare step ms | fit/bare "
           "| target | fit CPU ms/step | bare CPU ms/step | CPU fit/bare | same weights |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name in args.models:
-        before = plain_steps(name, args)
-        fit = fit_step_ms(name, args)
-        # the bare steps again after the fits, so a load change between them shows in both
-        after = plain_steps(name, args)
-        bare = statistics.mean([before.per_step(short)[0], after.per_step(short)[0]])
-        bare_cpu = statistics.mean([before.per_step(short)[1], after.per_step(short)[1]])
-        ratio = fit.wall_ms / bare
+        fit = fit_rounds(name, args)
+        ratios, cpu = fit.ratios(), fit.ratios(cpu=True)
+        ratio = statistics.median(ratios)
         target = FIT_TARGET.get(name, FIT_TARGET_CNN)
-        runs = "; ".join(f"{a:.1f}, {b:.1f}" for a, b in fit.walls)
+        runs = "; ".join(f"{r.walls[0]:.1f}, {r.walls[1]:.1f}" for r in fit.rounds)
         verdict = ("noise (fit/bare <= 0: more steps or rounds)" if ratio <= 0 else
                    "met" if ratio <= target else "NOT met")
         print(f"| {name} | {loop_data.SOURCES[name]} | {BATCH[name]} | {runs} | "
-              f"{fit.wall_ms:.1f} | {bare:.1f} | {ratio:.2f} | <= {target:.2f}: {verdict} | "
-              f"{fit.cpu_ms:.1f} | {bare_cpu:.1f} | {fit.cpu_ms / bare_cpu:.2f} | "
-              f"{same_weights(fit.state, after.state)} |", flush=True)
+              f"{fit.median('fit_ms'):.1f} | {fit.median('bare_ms'):.1f} | {ratio:.2f} "
+              f"[{min(ratios):.2f}, {max(ratios):.2f}] | <= {target:.2f}: {verdict} | "
+              f"{fit.median('fit_cpu_ms'):.1f} | {fit.median('bare_cpu_ms'):.1f} | "
+              f"{statistics.median(cpu):.2f} [{min(cpu):.2f}, {max(cpu):.2f}] | "
+              f"{same_weights(fit.state, fit.bare_state)} |", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="*", choices=list_models(), default=list_models())
     parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--bare-steps", type=int, default=20)
+    parser.add_argument("--bare-steps", type=int, default=20,
+                        help="steps of the fixed-batch bare step (not --fit's: see plain_loop.py)")
     parser.add_argument("--data-dir", default="data")
     parser.add_argument("--progress", nargs="+", choices=(*VARIANTS, "all"), default=["tqdm"],
                         help="progress bar of the real loop; several values (or 'all': "
