@@ -158,3 +158,14 @@ def test_fit_mode_times_the_real_command_beside_its_own_steps_outside_lightning(
     # are the long run's last.ckpt, bit for bit
     assert cells[11] == "yes"
     assert "load average" in done.stdout
+
+
+def test_same_weights_says_yes_only_for_equal_bits_and_names_what_differs() -> None:
+    import torch
+
+    a = {"w": torch.ones(3), "v": torch.zeros(2)}
+    assert train_loop.same_weights(a, {k: v.clone() for k, v in a.items()}) == "yes"
+    b = {"w": torch.ones(3), "v": torch.tensor([0.0, 1e-30])}
+    assert train_loop.same_weights(a, b) == "no (1 of 2 tensors differ)"
+    assert train_loop.same_weights(None, a) == "no checkpoint"
+    assert train_loop.same_weights({"w": a["w"]}, a) == "other tensors"
