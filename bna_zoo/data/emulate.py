@@ -216,40 +216,17 @@ def _pixel_state(rngs: list[np.random.Generator], cfg: SaccadeSensor
     return con, coff, phase
 
 
-def emulate_batch(images: np.ndarray, seeds: list, cfg: SaccadeSensor | None = None
-                  ) -> list[np.ndarray]:
-    """Emulate one recording per image.
-
-    Args:
-        images: uint8 ``[B, h, w]`` grey images, 0 = display black (MNIST polarity).
-        seeds: one seed per image (anything ``np.random.default_rng`` takes); a recording
-            depends only on its image, its seed and ``cfg``, not on the batch it is in.
-        cfg: sensor and scene parameters; None for the defaults.
-
-    Returns:
-        ``B`` structured arrays ``[N_i]`` (``nmnist_io.EVENT_DTYPE``: x, y, t us, p 1 = ON),
-        sorted by time.
-    """
-    cfg = _check_cfg(cfg)
-    images = _check_images(images)
-    n, ih, iw = images.shape
-    W, H = cfg.sensor_size
-    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__len__") or len(seeds) != n:
-        count = len(seeds) if hasattr(seeds, "__len__") else type(seeds).__name__
-        raise ValueError(f"seeds must hold one seed per image: {n} images but {count} seeds")
-    if n == 0:  # an empty batch (e.g. the tail of a split) records nothing
-        return []
-    rngs = [np.random.default_rng(s) for s in seeds]
-    ox, oy = cfg.offset_px or ((W - iw * cfg.digit_scale - cfg.path_width_px) / 2,
-                               (H - ih * cfg.digit_scale - cfg.path_height_px) / 2)
-    pad = int(np.ceil(max(W, H) / cfg.digit_scale + max(cfg.path_width_px, cfg.path_height_px)
-                      + abs(ox) + abs(oy))) + 2
-    scene = _scene(images, cfg, pad)
-    sw = scene.shape[2]
+def _sensor_sampler(scene: np.ndarray, cfg: SaccadeSensor, offset: tuple[float, float],
+                    pad: int) -> Callable[[float], np.ndarray]:
+    """The log intensity the sensor sees at a time: ``sample(t_us)`` -> flat ``[B * H * W]``
+    float32, bilinear in the padded scene ``[B, h + 2 pad, w + 2 pad]`` along the saccade path,
+    with the digit's top-left corner at ``offset`` sensor pixels."""
+    n, sw = scene.shape[0], scene.shape[2]
     flat = scene.reshape(n, -1)
-    con, coff, phase = _pixel_state(rngs, cfg)
+    W, H = cfg.sensor_size
+    ox, oy = offset
 
-    def sample(t_us: float) -> np.ndarray:  # log intensity on the sensor grid, flat [B * H * W]
+    def sample(t_us: float) -> np.ndarray:
         dx, dy = cfg.path(np.asarray(t_us))
         gx = (np.arange(W) + 0.5 - ox - dx) / cfg.digit_scale - 0.5 + pad
         gy = (np.arange(H) + 0.5 - oy - dy) / cfg.digit_scale - 0.5 + pad
@@ -279,6 +256,41 @@ def emulate_batch(images: np.ndarray, seeds: list, cfg: SaccadeSensor | None = N
         out *= fy
         out += top
         return np.log(out, out=out).ravel()
+
+    return sample
+
+
+def emulate_batch(images: np.ndarray, seeds: list, cfg: SaccadeSensor | None = None
+                  ) -> list[np.ndarray]:
+    """Emulate one recording per image.
+
+    Args:
+        images: uint8 ``[B, h, w]`` grey images, 0 = display black (MNIST polarity).
+        seeds: one seed per image (anything ``np.random.default_rng`` takes); a recording
+            depends only on its image, its seed and ``cfg``, not on the batch it is in.
+        cfg: sensor and scene parameters; None for the defaults.
+
+    Returns:
+        ``B`` structured arrays ``[N_i]`` (``nmnist_io.EVENT_DTYPE``: x, y, t us, p 1 = ON),
+        sorted by time.
+    """
+    cfg = _check_cfg(cfg)
+    images = _check_images(images)
+    n, ih, iw = images.shape
+    W, H = cfg.sensor_size
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__len__") or len(seeds) != n:
+        count = len(seeds) if hasattr(seeds, "__len__") else type(seeds).__name__
+        raise ValueError(f"seeds must hold one seed per image: {n} images but {count} seeds")
+    if n == 0:  # an empty batch (e.g. the tail of a split) records nothing
+        return []
+    rngs = [np.random.default_rng(s) for s in seeds]
+    ox, oy = cfg.offset_px or ((W - iw * cfg.digit_scale - cfg.path_width_px) / 2,
+                               (H - ih * cfg.digit_scale - cfg.path_height_px) / 2)
+    pad = int(np.ceil(max(W, H) / cfg.digit_scale + max(cfg.path_width_px, cfg.path_height_px)
+                      + abs(ox) + abs(oy))) + 2
+    scene = _scene(images, cfg, pad)
+    con, coff, phase = _pixel_state(rngs, cfg)
+    sample = _sensor_sampler(scene, cfg, (ox, oy), pad)
 
     # State per pixel (flat over batch, rows, columns): remembered log intensity, and the time
     # its refractory period ends. The memory starts inside the dead band: no event at t = 0.
