@@ -356,7 +356,7 @@ def fit_rounds(name: str, args: argparse.Namespace) -> FitTimes:
             run_timed(fit_command(name, short, tmp, data_args, args.fit_arg), tmp, env, terminal)
     rounds, state, bare = [], None, None
     for r in range(args.fit_rounds):
-        bare = plain_steps(name, args)
+        bare = plain_steps(name, long_, data_args)
         bare_ms, bare_cpu = bare.per_step(short)
         runs: dict[int, Timed] = {}
         for steps in ((short, long_) if r % 2 == 0 else (long_, short)):
@@ -383,13 +383,12 @@ def final_weights(root: Path) -> dict[str, torch.Tensor] | None:
     return torch.load(found[0], map_location="cpu", weights_only=False)["state_dict"]
 
 
-def plain_steps(name: str, args: argparse.Namespace) -> plain_loop.PlainLoop:
-    """The command's own first ``long`` steps outside Lightning (``plain_loop.py``), on the same
-    data arguments as :func:`fit_rounds`' runs."""
-    short, long_ = args.fit_steps
-    data = fit_data_args(name, args.data_dir, BATCH[name] * (long_ + 1))
-    flags = [item for key, value in data.items() for item in (f"--data.{key}", yaml_value(value))]
-    return plain_loop.plain_loop(f"zoo:{name}", long_, flags)
+def plain_steps(name: str, steps: int, data_args: dict) -> plain_loop.PlainLoop:
+    """The command's own first ``steps`` steps outside Lightning (``plain_loop.py``), on
+    ``data_args``, the DataModule arguments of :func:`fit_rounds`' runs."""
+    flags = [item for key, value in data_args.items()
+             for item in (f"--data.{key}", yaml_value(value))]
+    return plain_loop.plain_loop(f"zoo:{name}", steps, flags)
 
 
 def same_weights(a: dict[str, torch.Tensor] | None, b: dict[str, torch.Tensor]) -> str:
