@@ -34,6 +34,7 @@ import torch
 
 from bna_zoo import BNAModel
 from bna_zoo.cli.lightning import BNAZooCLI, _argv, expand_recipes
+from bna_zoo.nn import use_channels_last
 
 
 @dataclass
@@ -71,13 +72,16 @@ def build(config: str, steps: int, data_args: list[str]) -> BNAZooCLI:
                              save_config_callback=None)
 
 
-def plain_loop(config: str, steps: int, data_args: list[str]) -> PlainLoop:
+def plain_loop(config: str, steps: int, data_args: list[str],
+               channels_last: bool = False) -> PlainLoop:
     """Run the command's first ``steps`` training steps outside Lightning and time each.
 
     Args:
         config: the ``--config`` value (``zoo:<name>`` or a YAML path).
         steps: training steps (all inside the first epoch).
         data_args: ``--data.*`` arguments as the command gets them.
+        channels_last: run the convolutions channels-last, as the command does with
+            ``--trainer.callbacks+=bna_zoo.callbacks.ChannelsLast`` (``conv_layout.py``).
 
     Returns:
         every step's wall and CPU ms and the weights after the last step.
@@ -103,6 +107,7 @@ def plain_loop(config: str, steps: int, data_args: list[str]) -> PlainLoop:
         raise ValueError(f"{config}: the first epoch has {len(batches)} batches, fewer than "
                          f"the {steps} steps asked for")
     model.train()
+    use_channels_last(model, channels_last)
     model._base_seed = torch.initial_seed()  # what on_fit_start records
     optimizer = model.configure_optimizers()
     optimizer = optimizer["optimizer"] if isinstance(optimizer, dict) else optimizer

@@ -1,6 +1,13 @@
 """Spiking layers and losses over the NA core."""
 
-from .layers import PSCEncoder, SpikingConv2d, SpikingLinear, SumPool2d, TimeSharedDropout
+from .layers import (
+    PSCEncoder,
+    SpikingConv2d,
+    SpikingLinear,
+    SumPool2d,
+    TimeSharedDropout,
+    use_channels_last,
+)
 from .losses import LOSSES, CountLoss, KernelLoss, build_loss, predict_from_output
 from .neuron import Neuron, NeuronConfig
 
@@ -17,4 +24,5 @@ __all__ = [
     "TimeSharedDropout",
     "build_loss",
     "predict_from_output",
+    "use_channels_last",
 ]

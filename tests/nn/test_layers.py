@@ -117,3 +117,46 @@ def test_bf16_autocast_keeps_neuron_dynamics_in_float32():
     assert y.dtype == torch.float32
     y.sum().backward()
     assert layer.linear.weight.grad.dtype == torch.float32
+
+
+@pytest.mark.parametrize("in_channels,steps", [(2, 10), (6, 3)], ids=["per-step", "folded"])
+def test_channels_last_convolution_equals_the_default_up_to_rounding(in_channels, steps):
+    torch.manual_seed(2)
+    layer = SpikingConv2d(in_channels, 8, 3, NeuronConfig(rescale=False), padding=1,
+                          weight_scale=4.0)
+    x = torch.rand(3, steps, in_channels, 9, 9).requires_grad_()
+    grad = torch.randn(3, steps, 8, 9, 9)
+    layouts: list[bool] = []  # what the convolution was given
+    layer.conv.register_forward_pre_hook(lambda _, args: layouts.append(
+        args[0].is_contiguous(memory_format=torch.channels_last) and args[0].shape[1] > 1))
+    results = []
+    for channels_last in (False, True):
+        layer.channels_last = channels_last
+        layer.zero_grad()
+        x.grad = None
+        out = layer(x)
+        out.backward(grad)
+        results.append((out.detach(), x.grad.clone(), layer.conv.weight.grad.clone()))
+    calls = len(layouts) // 2
+    assert layouts == [False] * calls + [True] * calls
+    (out0, dx0, dw0), (out1, dx1, dw1) = results
+    assert out0.abs().sum() > 0  # the neurons fired: the comparison covers spikes
+    for a, b in [(out0, out1), (dx0, dx1), (dw0, dw1)]:
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
+
+
+def test_use_channels_last_sets_every_convolution_and_leaves_the_weights_alone():
+    from bna_zoo import BNAModel
+    from bna_zoo.nn import use_channels_last
+
+    model = BNAModel("nmnist-cnn")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    assert use_channels_last(model) == 2
+    convs = [m for m in model.modules() if isinstance(m, SpikingConv2d)]
+    assert all(c.channels_last for c in convs)
+    after = model.state_dict()
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[k], after[k]) and after[k].is_contiguous() for k in after)
+    assert use_channels_last(model, enabled=False) == 2
+    assert not any(c.channels_last for c in convs)
+    assert use_channels_last(BNAModel("fashionmnist-mlp")) == 0
