@@ -11,8 +11,8 @@ from .nn import use_channels_last
 class ChannelsLast(Callback):
     """Run the model's spiking convolutions on channels-last inputs for the whole run.
 
-    A speed setting like ``precision``: on AVX2 CPUs it makes nmnist-cnn's training step about
-    15% faster; results equal the default layout's up to float rounding (not bit for bit). It
+    A speed setting like ``precision``: on a 2-core AVX2 CPU it made nmnist-cnn's training step
+    3-20% shorter (benchmarks/README.md); results equal the default layout's up to float rounding (not bit for bit). It
     keeps no state, so a run may gain or drop it on resume (``--ckpt_path last``), and the
     weights, checkpoints and saved model folders are the same as without it.
 

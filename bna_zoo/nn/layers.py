@@ -162,7 +162,7 @@ def use_channels_last(module: nn.Module, enabled: bool = True) -> int:
     """Run every :class:`SpikingConv2d` in ``module`` on channels-last inputs (or not).
 
     On AVX2 CPUs oneDNN's channels-last convolutions are faster (nmnist-cnn's training step
-    about 15%, benchmarks/README.md); outputs and gradients equal the default ones up to float
+    3-20% shorter, benchmarks/README.md); outputs and gradients equal the default ones up to float
     rounding, not bit for bit, so the shipped checkpoints were measured without it. Weights,
     state dicts and saved configs are unchanged.
 
