@@ -12,9 +12,10 @@ class ChannelsLast(Callback):
     """Run the model's spiking convolutions on channels-last inputs for the whole run.
 
     A speed setting like ``precision``: on a 2-core AVX2 CPU it made nmnist-cnn's training step
-    3-20% shorter (benchmarks/README.md); results equal the default layout's up to float rounding (not bit for bit). It
-    keeps no state, so a run may gain or drop it on resume (``--ckpt_path last``), and the
-    weights, checkpoints and saved model folders are the same as without it.
+    3-20% shorter (benchmarks/README.md); results equal the default layout's up to float
+    rounding (not bit for bit). It keeps no state, so a run may gain or drop it on resume
+    (``--ckpt_path last``), and the weights, checkpoints and saved model folders are the same
+    as without it.
 
     ``bna-zoo fit --config zoo:nmnist-cnn --trainer.callbacks+=bna_zoo.callbacks.ChannelsLast``
     """
