@@ -21,13 +21,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-import plain_loop  # noqa: E402
 import train_loop  # noqa: E402
 
 from bna_zoo.models import get_entry, list_models  # noqa: E402
 
-#: the zoo's nets with a convolution
-CNNS = [n for n in list_models() if "C" in get_entry(n).net.arch.split("-")[0]]
+#: the zoo's nets with a convolution (a ``<channels>C<kernel>`` layer in paper notation)
+CNNS = [n for n in list_models() if any("C" in layer for layer in get_entry(n).net.arch.split("-"))]
 
 
 def layout_rounds(name: str, steps: int, skip: int, rounds: int,
@@ -39,13 +38,11 @@ def layout_rounds(name: str, steps: int, skip: int, rounds: int,
         difference between the two layouts' runs after ``steps`` steps.
     """
     data_args = train_loop.fit_data_args(name, data_dir, train_loop.BATCH[name] * (steps + 1))
-    flags = [item for key, value in data_args.items()
-             for item in (f"--data.{key}", train_loop.yaml_value(value))]
     times: dict[bool, list[float]] = {False: [], True: []}
     states = {}
     for r in range(rounds):
         for channels_last in ((False, True) if r % 2 == 0 else (True, False)):
-            run = plain_loop.plain_loop(f"zoo:{name}", steps, flags, channels_last)
+            run = train_loop.plain_steps(name, steps, data_args, channels_last)
             times[channels_last].append(run.per_step(skip)[0])
             states[channels_last] = run.state
     diff = max((states[True][k] - v).abs().max().item() for k, v in states[False].items())

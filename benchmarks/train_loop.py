@@ -383,12 +383,14 @@ def final_weights(root: Path) -> dict[str, torch.Tensor] | None:
     return torch.load(found[0], map_location="cpu", weights_only=False)["state_dict"]
 
 
-def plain_steps(name: str, steps: int, data_args: dict) -> plain_loop.PlainLoop:
+def plain_steps(name: str, steps: int, data_args: dict,
+                channels_last: bool = False) -> plain_loop.PlainLoop:
     """The command's own first ``steps`` steps outside Lightning (``plain_loop.py``), on
-    ``data_args``, the DataModule arguments of :func:`fit_rounds`' runs."""
+    ``data_args``, the DataModule arguments of :func:`fit_rounds`' runs (``channels_last``:
+    ``conv_layout.py``'s other layout)."""
     flags = [item for key, value in data_args.items()
              for item in (f"--data.{key}", yaml_value(value))]
-    return plain_loop.plain_loop(f"zoo:{name}", steps, flags)
+    return plain_loop.plain_loop(f"zoo:{name}", steps, flags, channels_last)
 
 
 def same_weights(a: dict[str, torch.Tensor] | None, b: dict[str, torch.Tensor]) -> str:
