@@ -129,7 +129,7 @@ def test_the_triton_kernels_pass_under_the_interpreter_in_a_fresh_process() -> N
     env["TRITON_INTERPRET"] = "1"
     ids = [f"{Path(__file__).name}::{name}" for name in _UNDER_INTERPRETER]
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfEs", *ids],
+        [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", "-rfEs", *ids],
         cwd=Path(__file__).parent, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
