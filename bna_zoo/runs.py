@@ -11,11 +11,19 @@ settings that change what is trained are compared: Trainer settings (more epochs
 precision) and ``num_workers``, ``download`` or ``pretrained`` (the weights are in the
 checkpoint) may change on resume.
 
-Imports only the standard library and yaml: the CLI calls it before Lightning builds anything.
+A run saved before a setting existed has no entry for it; it was trained as that setting's
+default does today (a new setting's default keeps the old behaviour), so a command that leaves
+the setting at its default resumes it, and one that changes it is refused, saying so.
+
+Imports only the standard library and yaml at load: the CLI calls it before Lightning builds
+anything.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import json
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +32,8 @@ import yaml
 #: settings that may differ between a run and its resumption
 RESUMABLE = {"model.pretrained", "data.num_workers", "data.download"}
 CONFIG_NAME = "config.yaml"
+#: a setting a config has no entry for, and no default for it is known
+_ABSENT = object()
 
 
 def flat_settings(model: dict[str, Any], data: dict[str, Any] | None) -> dict[str, Any]:
@@ -36,11 +46,52 @@ def flat_settings(model: dict[str, Any], data: dict[str, Any] | None) -> dict[st
     return {k: v for k, v in out.items() if k not in RESUMABLE}
 
 
-def differences(command: dict[str, Any], run: dict[str, Any]) -> list[str]:
-    """The settings that differ, ``"model.gradient: na here, surrogate in the run"``."""
-    keys = sorted(set(command) | set(run))
-    return [f"{k}: {command.get(k)!r} here, {run.get(k)!r} in the run" for k in keys
-            if command.get(k) != run.get(k)]
+def setting_defaults(model_class: type, data_class_path: str | None) -> dict[str, Any]:
+    """Today's default of each setting of the model class and the data class, flattened as
+    :func:`flat_settings` (``{"model.clip": 10.0, "data.shift": 0, ...}``), as a config file holds
+    them (tuples as lists, paths as strings). A data class that does not import adds nothing."""
+    sections: dict[str, Any] = {"model": model_class}
+    if data_class_path:
+        module, _, name = data_class_path.rpartition(".")
+        try:
+            sections["data"] = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError, ValueError):
+            pass  # the comparison then names data.class_path itself
+    out = {}
+    for prefix, cls in sections.items():
+        for name, param in inspect.signature(cls).parameters.items():
+            if param.default is not inspect.Parameter.empty:
+                # a default that is not plain data becomes its text, equal to no config value
+                out[f"{prefix}.{name}"] = json.loads(json.dumps(param.default, default=repr))
+    return {k: v for k, v in out.items() if k not in RESUMABLE}
+
+
+def differences(command: dict[str, Any], run: dict[str, Any],
+                defaults: dict[str, Any] | None = None) -> list[str]:
+    """The settings that differ, ``"model.gradient: 'na' here, 'surrogate' in the run"``.
+
+    Args:
+        command: this command's settings (:func:`flat_settings`).
+        run: the run's settings, as its ``config.yaml`` holds them.
+        defaults: :func:`setting_defaults`; a setting the run has no entry for compares as its
+            default (the run predates it). Without them, a missing entry is a difference.
+    """
+    defaults = defaults or {}
+    out = []
+    for key in sorted(set(command) | set(run)):
+        here = command.get(key, _ABSENT)
+        there = run[key] if key in run else defaults.get(key, _ABSENT)
+        if here is not _ABSENT and there is not _ABSENT and here == there:
+            continue
+        said_here = "not set" if here is _ABSENT else repr(here)
+        if key in run:
+            said_there = repr(there)
+        elif there is _ABSENT:
+            said_there = "no entry"
+        else:
+            said_there = f"no entry (saved before the setting existed: as its default {there!r})"
+        out.append(f"{key}: {said_here} here, {said_there} in the run")
+    return out
 
 
 def run_settings(run_dir: Path) -> dict[str, Any] | None:
@@ -61,8 +112,10 @@ def runs_newest_first(log_root: Path) -> list[Path]:
                   reverse=True)
 
 
-def resolve_last(log_root: Path, command: dict[str, Any]) -> Path | None:
-    """The run folder ``--ckpt_path last`` resumes: the newest with the command's settings.
+def resolve_last(log_root: Path, command: dict[str, Any],
+                 defaults: dict[str, Any] | None = None) -> Path | None:
+    """The run folder ``--ckpt_path last`` resumes: the newest with the command's settings
+    (``defaults``: as :func:`differences`).
 
     Returns:
         The run folder, or None when ``log_root`` holds no run with a ``last.ckpt``.
@@ -73,12 +126,15 @@ def resolve_last(log_root: Path, command: dict[str, Any]) -> Path | None:
     """
     runs = runs_newest_first(log_root)
     for run in runs:
-        if run_settings(run) == command:
+        saved = run_settings(run)
+        if saved is not None and not differences(command, saved, defaults):
             return run
     if not runs:
         return None
     newest = runs[0]
-    diff = differences(command, run_settings(newest) or {})
+    saved = run_settings(newest)
+    diff = (["its config.yaml is missing"] if saved is None
+            else differences(command, saved, defaults))
     raise ValueError(
         f"--ckpt_path last: none of the {len(runs)} runs in {log_root} has this command's "
         f"settings, so none is resumed; the newest, {newest.name}, differs in "
@@ -86,15 +142,18 @@ def resolve_last(log_root: Path, command: dict[str, Any]) -> Path | None:
         "settings to resume it")
 
 
-def check_checkpoint(ckpt: Path, command: dict[str, Any]) -> None:
-    """Refuse resuming ``ckpt`` when its run's settings differ from the command's.
+def check_checkpoint(ckpt: Path, command: dict[str, Any],
+                     defaults: dict[str, Any] | None = None) -> None:
+    """Refuse resuming ``ckpt`` when its run's settings differ from the command's
+    (``defaults``: as :func:`differences`).
 
     A checkpoint outside a run folder (no ``config.yaml`` beside ``checkpoints/``) is not checked
     here; Lightning's strict state loading still refuses another network.
     """
     run = ckpt.resolve().parent.parent
     saved = run_settings(run)
-    if saved is not None and saved != command:
+    diff = [] if saved is None else differences(command, saved, defaults)
+    if diff:
         raise ValueError(f"--ckpt_path {ckpt}: its run ({run}) was trained with other "
-                         f"settings: {'; '.join(differences(command, saved))}. Resume with the "
+                         f"settings: {'; '.join(diff)}. Resume with the "
                          "run's settings, or fine-tune from it with --model.pretrained instead")

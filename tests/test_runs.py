@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from inspect import signature
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,16 @@ def test_runs_of_other_settings_get_their_own_folders_and_last_resumes_the_match
     refused = fit(tmp_path, "--ckpt_path", str(other))
     assert refused.returncode == 2
     assert "model.gradient: 'na' here, 'surrogate' in the run" in refused.stderr
+    # a run saved before a setting existed (its config.yaml has no entry): resumed when the
+    # command keeps the setting's default, refused, saying why, when it changes it
+    config = root / "version_0" / "config.yaml"
+    config.write_text(config.read_text().replace("  surrogate_slope: 5.0\n", ""))
+    refused = fit(tmp_path, "--model.surrogate_slope", "3.0", "--ckpt_path", "last")
+    assert refused.returncode == 2
+    assert ("model.surrogate_slope: 3.0 here, no entry (saved before the setting existed: as "
+            "its default 5.0) in the run") in refused.stderr
+    resumed = ok(fit(tmp_path, "--trainer.max_epochs", "3", "--ckpt_path", "last"))
+    assert f"resuming {Path('runs/fashionmnist-mlp/version_0')}" in resumed.stdout
 
 
 @pytest.mark.slow
@@ -127,3 +138,60 @@ def test_fit_with_weight_averaging_tests_and_saves_the_averaged_weights_it_valid
     assert saved.keys() == {k.removeprefix("net.") for k in averaged}
     for key, value in saved.items():
         assert torch.equal(value, averaged[f"net.{key}"]), key
+
+
+def run_folder(root: Path, name: str, model: dict, data: dict) -> Path:
+    """A run folder as ``fit`` leaves it: ``config.yaml`` and a ``checkpoints/last.ckpt``."""
+    run = root / name
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"weights")
+    (run / runs.CONFIG_NAME).write_text(json.dumps({"model": model, "data": data}))
+    return run
+
+
+def test_a_setting_a_run_has_no_entry_for_compares_as_its_default(tmp_path):
+    from bna_zoo import BNAModel
+    from bna_zoo.data.images import MNISTDataModule
+
+    data = {"class_path": "bna_zoo.data.images.MNISTDataModule", "init_args": {"batch_size": 8}}
+    old = run_folder(tmp_path, "old", {"lr": 1e-3}, data)        # before surrogate_slope
+    defaults = runs.setting_defaults(BNAModel, data["class_path"])
+    assert defaults["model.surrogate_slope"] == 5.0
+    batch_size = signature(MNISTDataModule).parameters["batch_size"]
+    assert defaults["data.batch_size"] == batch_size.default
+    same = runs.flat_settings({"lr": 1e-3, "surrogate_slope": 5.0}, data)
+    assert runs.resolve_last(tmp_path, same, defaults) == old
+    runs.check_checkpoint(old / "checkpoints" / "last.ckpt", same, defaults)   # no refusal
+    # without defaults, or with the setting changed, the missing entry is a difference
+    with pytest.raises(ValueError, match=r"model.surrogate_slope: 5.0 here, no entry in the run"):
+        runs.resolve_last(tmp_path, same)
+    changed = runs.flat_settings({"lr": 1e-3, "surrogate_slope": 2.0}, data)
+    with pytest.raises(ValueError, match=r"surrogate_slope: 2.0 here, no entry \(saved before "
+                                         r"the setting existed: as its default 5.0\) in the run"):
+        runs.check_checkpoint(old / "checkpoints" / "last.ckpt", changed, defaults)
+
+
+def test_a_setting_the_command_lacks_is_a_difference_even_at_a_default(tmp_path):
+    from bna_zoo import BNAModel
+
+    data = {"class_path": "bna_zoo.data.images.MNISTDataModule", "init_args": {}}
+    run_folder(tmp_path, "newer", {"lr": 1e-3, "future_setting": 1}, data)
+    defaults = runs.setting_defaults(BNAModel, data["class_path"])
+    command = runs.flat_settings({"lr": 1e-3}, data)
+    with pytest.raises(ValueError, match=r"model.future_setting: not set here, 1 in the run"):
+        runs.resolve_last(tmp_path, command, defaults)
+
+
+def test_setting_defaults_of_a_data_class_that_does_not_import_are_the_model_s_alone():
+    from bna_zoo import BNAModel
+
+    defaults = runs.setting_defaults(BNAModel, "no_such_module.Data")
+    assert defaults and all(k.startswith("model.") for k in defaults)
+    assert "model.pretrained" not in defaults      # may change on resume: never compared
+
+
+def test_a_run_folder_without_its_config_is_named_when_nothing_resumes(tmp_path):
+    (tmp_path / "bare" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "bare" / "checkpoints" / "last.ckpt").write_bytes(b"weights")
+    with pytest.raises(ValueError, match=r"the newest, bare, differs in its config.yaml is miss"):
+        runs.resolve_last(tmp_path, {"model.lr": 1e-3})

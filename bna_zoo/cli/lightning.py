@@ -227,9 +227,10 @@ class BNAZooCLI(LightningCLI):
             args.version = cfg.run_name
         log_root = Path(args.save_dir) / (args.get("name") or "")
         settings = self._settings(cfg)
+        defaults = runs.setting_defaults(self.model_class, settings.get("data.class_path"))
         ckpt = cfg.get("ckpt_path")
         if ckpt == "last":
-            run = runs.resolve_last(log_root, settings)
+            run = runs.resolve_last(log_root, settings, defaults)
             if run is None:
                 print(f"--ckpt_path last: no earlier run in {log_root}; starting a new one",
                       flush=True)
@@ -239,7 +240,7 @@ class BNAZooCLI(LightningCLI):
                 cfg.ckpt_path = str(run / "checkpoints" / "last.ckpt")
                 args.version = run.name
         elif ckpt not in (None, "best", "hpc", "registry") and Path(ckpt).is_file():
-            runs.check_checkpoint(Path(ckpt), settings)
+            runs.check_checkpoint(Path(ckpt), settings, defaults)
 
     def _settings(self, cfg) -> dict:
         """The compared settings of this command, as its run's config.yaml will hold them."""
