@@ -171,7 +171,7 @@ def test_a_setting_a_run_has_no_entry_for_compares_as_its_default(tmp_path):
         runs.check_checkpoint(old / "checkpoints" / "last.ckpt", changed, defaults)
 
 
-def test_a_setting_the_command_lacks_is_a_difference_even_at_a_default(tmp_path):
+def test_a_setting_only_the_run_has_is_a_difference(tmp_path):
     from bna_zoo import BNAModel
 
     data = {"class_path": "bna_zoo.data.images.MNISTDataModule", "init_args": {}}
