@@ -227,8 +227,10 @@ class BNAZooCLI(LightningCLI):
             args.version = cfg.run_name
         log_root = Path(args.save_dir) / (args.get("name") or "")
         settings = self._settings(cfg)
-        defaults = runs.setting_defaults(self.model_class, settings.get("data.class_path"))
         ckpt = cfg.get("ckpt_path")
+        # only a resumed run is compared with the command
+        defaults = {} if ckpt is None else runs.setting_defaults(
+            self.model_class, settings.get("data.class_path"))
         if ckpt == "last":
             run = runs.resolve_last(log_root, settings, defaults)
             if run is None:
