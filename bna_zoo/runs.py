@@ -125,16 +125,15 @@ def resolve_last(log_root: Path, command: dict[str, Any],
             the newest one.
     """
     runs = runs_newest_first(log_root)
-    for run in runs:
-        saved = run_settings(run)
-        if saved is not None and not differences(command, saved, defaults):
-            return run
     if not runs:
         return None
+    saved = [run_settings(run) for run in runs]   # each config.yaml read once
+    for run, settings in zip(runs, saved, strict=True):
+        if settings is not None and not differences(command, settings, defaults):
+            return run
     newest = runs[0]
-    saved = run_settings(newest)
-    diff = (["its config.yaml is missing"] if saved is None
-            else differences(command, saved, defaults))
+    diff = (["its config.yaml is missing"] if saved[0] is None
+            else differences(command, saved[0], defaults))
     raise ValueError(
         f"--ckpt_path last: none of the {len(runs)} runs in {log_root} has this command's "
         f"settings, so none is resumed; the newest, {newest.name}, differs in "
