@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader
 
 from .augment import BatchAugment
 from .common import DatasetNotFoundError, make_loader
-from .images import ArrayImageDataset, is_raw_batch
+from .image_arrays import ArrayImageDataset, is_raw_batch
 
 SPLIT_FOLDERS = ("train", "val", "test")
 

@@ -20,8 +20,8 @@ from bna_zoo.data.common import (
     EpochSeededRandomSampler,
     seeded_split,
 )
+from bna_zoo.data.image_arrays import is_raw_batch
 from bna_zoo.data.image_files import DEBIAN_FASHION_MNIST_DIR, read_idx
-from bna_zoo.data.images import is_raw_batch
 
 MODULES = [MNISTDataModule, FashionMNISTDataModule, CIFAR10DataModule]
 IDS = [m.__name__ for m in MODULES]
