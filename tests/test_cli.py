@@ -88,6 +88,32 @@ def test_fit_on_idx_files_tests_the_best_checkpoint_and_prints_where_it_is(tmp_p
 
 
 @pytest.mark.slow
+def test_resumed_fit_whose_best_checkpoint_is_gone_says_so_and_tests_nothing(tmp_path, capsys):
+    import torch
+
+    write_idx_dataset(tmp_path / "data" / "FashionMNIST" / "raw", n_train=40, n_test=16)
+    extra = ("--data.init_args.system_dir", "null", "--data.init_args.download", "false",
+             "--test_after_fit", "false")
+    main(_fit_args("fashionmnist-mlp", tmp_path / "data", tmp_path, *extra))
+    last = tmp_path / "ckpt" / "last.ckpt"
+    # the resume point alone came along, and its best epoch scored more than any later one will
+    ckpt = torch.load(last, weights_only=False)
+    (state,) = [v for k, v in ckpt["callbacks"].items()
+                if k.startswith("ModelCheckpoint") and "val_acc" in k]
+    for gone in (tmp_path / "ckpt").glob("epoch=*.ckpt"):
+        gone.unlink()
+    state["best_model_score"] = torch.tensor(1.5)
+    torch.save(ckpt, last)
+    main(_fit_args("fashionmnist-mlp", tmp_path / "data", tmp_path, *extra[:-2],
+                   "--trainer.max_epochs", "2", "--ckpt_path", str(last)))
+    out, err = capsys.readouterr()
+    assert "test accuracy:" not in out
+    assert ("not testing: the best checkpoint this run recorded (val_acc 1.5000) is not on disk"
+            in err)
+    assert state["best_model_path"] in err
+
+
+@pytest.mark.slow
 def test_fit_on_emulated_nmnist_files(tmp_path, capsys):
     import numpy as np
 

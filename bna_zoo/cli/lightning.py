@@ -265,6 +265,17 @@ class BNAZooCLI(LightningCLI):
         trainer: L.Trainer = self.trainer
         callback = trainer.checkpoint_callback
         best = getattr(callback, "best_model_path", "") if callback else ""
+        if best and not Path(best).is_file():
+            # a resumed run remembers its best epoch, but its file may not have come along (a
+            # resume point copied to a new machine without it): testing other weights under
+            # that name would report a number for a checkpoint nobody chose
+            score = getattr(callback, "best_model_score", None)
+            said = f" ({callback.monitor} {float(score):.4f})" if score is not None else ""
+            print(f"\nnot testing: the best checkpoint this run recorded{said} is not on disk: "
+                  f"{best}. Test a checkpoint you choose on validation with `bna-zoo test "
+                  f"--config <this run's config.yaml> --ckpt_path <checkpoint>`.",
+                  file=sys.stderr, flush=True)
+            return
         with _without_weight_averaging(trainer):
             results = trainer.test(self.model, datamodule=self.datamodule,
                                    ckpt_path=best or None, verbose=False)
