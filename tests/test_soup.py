@@ -46,3 +46,13 @@ def test_greedy_soup_keeps_an_ingredient_only_when_validation_does_not_fall():
 def test_greedy_soup_of_one_ingredient_is_that_ingredient():
     kept, acc = soup.greedy_soup([(0.5, "only", _state(0.5))], _closeness_to_one, print)
     assert (kept, acc) == (["only"], 0.5)
+
+
+def test_score_from_name_reads_the_validation_lightning_wrote_into_the_file_name():
+    assert soup.score_from_name("ck/epoch-epoch=046-val_acc=0.9932.ckpt") == 0.9932
+    assert soup.score_from_name("best-epoch=3-val_acc=1.0000.ckpt") == 1.0
+
+
+def test_score_from_name_refuses_a_name_without_one_and_names_the_fix():
+    with pytest.raises(SystemExit, match="last.ckpt: no val_acc=<number>.*drop --scores"):
+        soup.score_from_name("runs/x/last.ckpt")

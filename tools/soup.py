@@ -12,6 +12,9 @@ Usage (from the folder the run's data lives under)::
     python tools/soup.py mnist-cnn --data-dir data --out soup.ckpt \\
         runs/a/version_0/checkpoints/epoch-*.ckpt runs/b/version_0/checkpoints/best-*.ckpt
 
+``--scores-from-names`` ranks them by the ``val_acc=`` their file names record instead of
+measuring each one first.
+
 No library here does this: torch's ``swa_utils.AveragedModel`` averages along one run's steps,
 not a chosen subset of checkpoints; the average itself is a few lines.
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import glob
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,6 +39,19 @@ def load_weights(path: str) -> tuple[dict, dict[str, torch.Tensor]]:
     """The checkpoint dict (tensors only, ``weights_only``) and its ``state_dict``."""
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     return ckpt, ckpt["state_dict"]
+
+
+def score_from_name(path: str) -> float:
+    """The ``val_acc=0.9932`` a checkpoint's file name records (Lightning's ``filename`` pattern).
+
+    Lightning wrote it from the validation of exactly these weights, so measuring it again only
+    costs a validation pass per ingredient.
+    """
+    found = re.search(r"val_acc=([0-9]*\.?[0-9]+)", Path(path).name)
+    if found is None:
+        raise SystemExit(f"{path}: no val_acc=<number> in its name; drop --scores-from-names to "
+                         "measure every checkpoint on validation instead")
+    return float(found.group(1))
 
 
 def average(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -88,6 +105,9 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument("--scores-from-names", action="store_true",
+                        help="rank the checkpoints by the val_acc in their file names instead of "
+                             "measuring each (the soups are measured either way)")
     args = parser.parse_args()
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # one line per measurement
     paths = sorted({p for pattern in args.ckpts for p in glob.glob(pattern)})
@@ -100,7 +120,10 @@ def main() -> None:
     loaded = {p: load_weights(p) for p in paths}  # read each file once
     scored = []
     for path, (_, state) in loaded.items():
-        acc = validation_accuracy(model, state, dm)
+        if args.scores_from_names:
+            acc = score_from_name(path)
+        else:
+            acc = validation_accuracy(model, state, dm)
         print(f"ingredient {acc:.4f} {path}", flush=True)
         scored.append((acc, path, state))
     kept, acc = greedy_soup(scored, lambda st: validation_accuracy(model, st, dm),
