@@ -271,10 +271,11 @@ class BNAZooCLI(LightningCLI):
             # that name would report a number for a checkpoint nobody chose
             score = getattr(callback, "best_model_score", None)
             said = f" ({callback.monitor} {float(score):.4f})" if score is not None else ""
-            print(f"\nnot testing: the best checkpoint this run recorded{said} is not on disk: "
-                  f"{best}. Test a checkpoint you choose on validation with `bna-zoo test "
-                  f"--config <this run's config.yaml> --ckpt_path <checkpoint>`.",
-                  file=sys.stderr, flush=True)
+            if trainer.is_global_zero:  # every rank returns here; one says why
+                print(f"\nnot testing: the best checkpoint this run recorded{said} is not on "
+                      f"disk: {best}. Test a checkpoint you choose on validation with `bna-zoo "
+                      f"test --config <this run's config.yaml> --ckpt_path <checkpoint>`.",
+                      file=sys.stderr, flush=True)
             return
         with _without_weight_averaging(trainer):
             results = trainer.test(self.model, datamodule=self.datamodule,
