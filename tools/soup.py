@@ -113,6 +113,8 @@ def main() -> None:
     paths = sorted({p for pattern in args.ckpts for p in glob.glob(pattern)})
     if not paths:
         raise SystemExit(f"no checkpoint matches {args.ckpts}")
+    # a name without a score fails here, before the data is built and every file read
+    named = {p: score_from_name(p) for p in paths} if args.scores_from_names else {}
     dm = datamodule_for_entry(args.name, args.data_dir, batch_size=args.batch_size)
     if getattr(dm, "val_size", 0) <= 0:
         raise SystemExit(f"{args.name}'s data has no held-out validation split to choose on")
@@ -120,10 +122,7 @@ def main() -> None:
     loaded = {p: load_weights(p) for p in paths}  # read each file once
     scored = []
     for path, (_, state) in loaded.items():
-        if args.scores_from_names:
-            acc = score_from_name(path)
-        else:
-            acc = validation_accuracy(model, state, dm)
+        acc = named[path] if named else validation_accuracy(model, state, dm)
         print(f"ingredient {acc:.4f} {path}", flush=True)
         scored.append((acc, path, state))
     kept, acc = greedy_soup(scored, lambda st: validation_accuracy(model, st, dm),

@@ -19,6 +19,7 @@ from typing import Any
 
 import lightning as L
 import yaml
+from lightning.fabric.utilities.cloud_io import get_filesystem
 from lightning.pytorch.callbacks import Callback, ProgressBar, RichProgressBar, WeightAveraging
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger
@@ -265,7 +266,7 @@ class BNAZooCLI(LightningCLI):
         trainer: L.Trainer = self.trainer
         callback = trainer.checkpoint_callback
         best = getattr(callback, "best_model_path", "") if callback else ""
-        if best and not Path(best).is_file():
+        if best and not get_filesystem(best).exists(best):  # local or remote (s3://...)
             # a resumed run remembers its best epoch, but its file may not have come along (a
             # resume point copied to a new machine without it): testing other weights under
             # that name would report a number for a checkpoint nobody chose
